@@ -1,0 +1,27 @@
+import type { VersionedObject } from '../core/version/types.js';
+
+/**
+ * A node's local storage: objects keyed by (partition, key), one ordered range
+ * per partition (for streaming and Merkle trees), plus a few small metadata
+ * records (actor epoch, incarnation).
+ *
+ * Contract:
+ *  - `get` is synchronous and sees every `put`/`remove` already called, even
+ *    one not yet durable, so get → merge → put in one turn is atomic.
+ *  - `put`/`remove` apply in call order; the promise resolves once the change
+ *    is durable under the store's sync mode (fsync'd, group-committed, unless
+ *    the operator chose `--sync none`). Acknowledge a write only after that.
+ *  - Nothing here throws on a missing key.
+ */
+export interface Store {
+  get(partition: number, key: string): VersionedObject | undefined;
+  put(partition: number, key: string, object: VersionedObject): Promise<void>;
+  remove(partition: number, key: string): Promise<void>;
+  /** Keys of one partition in ascending byte order, strictly after `afterKey`, at most `limit`. */
+  scan(partition: number, afterKey: string | undefined, limit: number): Array<{ key: string; object: VersionedObject }>;
+  /** Approximate totals for status reports. */
+  stats(): { keys: number; bytes: number };
+  getMeta(name: string): Uint8Array | undefined;
+  putMeta(name: string, value: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
