@@ -15,7 +15,9 @@ export type WireSibling = [string, number, Uint8Array, string, 0 | 1, number];
 /** [vector entries, siblings] */
 export type WireObject = [Array<[string, number]>, WireSibling[]];
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+// copyBuffers: decoded values must own their bytes, not alias the input buffer
+// (which a store or transport may reuse, and which a small value would pin).
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, copyBuffers: true });
 
 export function toWire(obj: VersionedObject): WireObject {
   const vv = obj.vv.map(([a, c]) => [a, c] as [string, number]);

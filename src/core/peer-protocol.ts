@@ -1,0 +1,97 @@
+import { LIMITS } from './limits.js';
+import type { ForwardedOp, MemberInfo, MemberStatus, PeerRequest } from './messages.js';
+
+/**
+ * Validation of everything that arrives on the peer port. A peer (or anything
+ * else that reaches the port) can send arbitrary bytes; this turns them into a
+ * typed request or throws a plain Error, which the node answers with an
+ * error reply. Objects inside are validated later by `fromWire`.
+ */
+export function parsePeerRequest(input: unknown): PeerRequest {
+  const m = record(input, 'message');
+  switch (m.type) {
+    case 'replicate':
+      return { type: 'replicate', partition: partition(m.partition), key: key(m.key), object: m.object as never };
+    case 'read':
+      return { type: 'read', partition: partition(m.partition), key: key(m.key) };
+    case 'coordinate':
+      return { type: 'coordinate', request: forwardedOp(m.request) };
+    case 'members': {
+      if (!Array.isArray(m.members) || m.members.length > MEMBERS_MAX) throw new Error('members: bad list');
+      return { type: 'members', from: member(m.from), members: m.members.map(member) };
+    }
+    default:
+      throw new Error(`unknown message type ${JSON.stringify(m.type)?.slice(0, 40)}`);
+  }
+}
+
+/** Validates a member list (a peer's reply, or the list persisted by the last run). */
+export function parseMembers(input: unknown): MemberInfo[] {
+  if (!Array.isArray(input) || input.length > MEMBERS_MAX) throw new Error('members: bad list');
+  return input.map(member);
+}
+
+/** Members accepted in one membership message. */
+const MEMBERS_MAX = 4096;
+const STATUSES: readonly MemberStatus[] = ['joining', 'alive', 'suspect', 'dead', 'leaving', 'left'];
+
+function forwardedOp(input: unknown): ForwardedOp {
+  const m = record(input, 'request');
+  const timeoutMs = int(m.timeoutMs, 1, LIMITS.requestTimeoutMsMax, 'timeoutMs');
+  const q = (name: string, min: number): number => int(m[name], min, LIMITS.replicasMax, name);
+  switch (m.op) {
+    case 'get':
+      return { op: 'get', key: key(m.key), r: q('r', 1), pr: q('pr', 0), timeoutMs, repairSync: m.repairSync === true };
+    case 'put':
+      if (!(m.value instanceof Uint8Array)) throw new Error('put: value must be bytes');
+      return { op: 'put', key: key(m.key), value: m.value, contentType: text(m.contentType, LIMITS.contentTypeBytesMax, 'contentType'), context: m.context as never, w: q('w', 1), pw: q('pw', 0), timeoutMs };
+    case 'delete':
+      return { op: 'delete', key: key(m.key), context: (m.context ?? null) as never, w: q('w', 1), pw: q('pw', 0), r: q('r', 1), pr: q('pr', 0), timeoutMs };
+    default:
+      throw new Error('request: unknown op');
+  }
+}
+
+function member(input: unknown): MemberInfo {
+  const m = record(input, 'member');
+  const status = m.status as MemberStatus;
+  if (!STATUSES.includes(status)) throw new Error('member: bad status');
+  const zone = m.zone === undefined || m.zone === null ? undefined : text(m.zone, 128, 'zone');
+  return {
+    id: text(m.id, 128, 'id'),
+    api: text(m.api, 256, 'api'),
+    peer: text(m.peer, 256, 'peer'),
+    status,
+    incarnation: int(m.incarnation, 0, Number.MAX_SAFE_INTEGER, 'incarnation'),
+    zone,
+  };
+}
+
+function record(input: unknown, what: string): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || input instanceof Uint8Array) {
+    throw new Error(`${what}: expected a map`);
+  }
+  return input as Record<string, unknown>;
+}
+
+function partition(value: unknown): number {
+  return int(value, 0, LIMITS.partitionsMax - 1, 'partition');
+}
+
+function key(value: unknown): string {
+  const k = text(value, LIMITS.keyBytesMax * 4, 'key');
+  if (k.length === 0 || Buffer.byteLength(k) > LIMITS.keyBytesMax) throw new Error('key: bad length');
+  return k;
+}
+
+function text(value: unknown, maxChars: number, what: string): string {
+  if (typeof value !== 'string' || value.length > maxChars) throw new Error(`${what}: expected a string ≤ ${maxChars}`);
+  return value;
+}
+
+function int(value: unknown, min: number, max: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${what}: expected an integer in ${min}..${max}`);
+  }
+  return value;
+}

@@ -1,0 +1,159 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { HttpTransport } from '../adapters/http-transport.js';
+import { LmdbStore } from '../adapters/lmdb-store.js';
+import { peerPackr } from '../adapters/msgpack.js';
+import { SystemClock } from '../adapters/system-clock.js';
+import { SystemRandom } from '../adapters/system-random.js';
+import { createHasher } from '../adapters/xxhash.js';
+import { KvNode } from '../core/kv-node.js';
+import { LIMITS } from '../core/limits.js';
+import type { MemberInfo } from '../core/messages.js';
+import { parseMembers } from '../core/peer-protocol.js';
+import { buildPeerServer } from '../http/peer-api.js';
+import { buildPublicServer } from '../http/public-api.js';
+import type { Random } from '../ports/random.js';
+import type { Store } from '../ports/store.js';
+import type { NodeOptions, RunningNode } from './options.js';
+import type { KvService } from './service.js';
+
+const META_ACTOR = 'actor';
+const META_INCARNATION = 'incarnation';
+const META_MEMBERS = 'members';
+
+/**
+ * Assembles one node: LMDB store, undici transport, the deterministic core,
+ * the peer server and the public API. Ports given as :0 are resolved before
+ * the node announces its addresses.
+ */
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const log = pino({ level: options.logLevel, base: { node: options.id } });
+  await mkdir(options.data, { recursive: true });
+  const store = LmdbStore.open(join(options.data, 'db'), { sync: options.sync });
+  const clock = new SystemClock();
+  const random = new SystemRandom();
+  const actor = await loadActor(store, options.id, random);
+  const incarnation = await bumpIncarnation(store);
+  const hasher = await createHasher();
+
+  let node: KvNode | undefined;
+  const transport = new HttpTransport(options.id, (id) => node?.addressOf(id));
+  const peerServer = buildPeerServer({
+    handler: (m) => (node ? node.handlePeer(m) : Promise.resolve({ type: 'error', code: 'starting', message: 'node is starting' })),
+    blocked: transport.blocked,
+  });
+  let apiServer: FastifyInstance | undefined;
+  try {
+    const peerAddress = await listen(peerServer, options.peer);
+    node = new KvNode(
+      {
+        id: options.id,
+        actor,
+        api: options.api,
+        peer: peerAddress,
+        zone: options.zone,
+        seeds: options.seeds,
+        replicas: options.replicas,
+        partitions: options.partitions,
+        siblingsMax: LIMITS.siblingsMaxDefault,
+        valueBytesMax: options.maxValueBytes,
+        incarnation,
+        knownMembers: loadMembers(store),
+      },
+      { store, transport, clock, random, hasher, persistMembers: (m) => saveMembers(store, m, log) },
+    );
+    const service: KvService = node;
+    apiServer = buildPublicServer(service, { keepAliveTimeout: 60_000, forceCloseConnections: true });
+    if (options.faultInjection) registerFaultHook(apiServer, transport, log);
+    const apiAddress = await listen(apiServer, options.api);
+    node.setAddresses(apiAddress, peerAddress);
+    node.start();
+    log.info({ api: apiAddress, peer: peerAddress, actor, incarnation }, 'node started');
+    return {
+      id: options.id,
+      apiAddress,
+      peerAddress,
+      close: async () => {
+        node?.stop();
+        clock.clearAll();
+        await apiServer?.close();
+        await peerServer.close();
+        await transport.close();
+        await store.close();
+        log.info('node stopped');
+      },
+    };
+  } catch (error) {
+    node?.stop();
+    clock.clearAll();
+    await Promise.allSettled([apiServer?.close(), peerServer.close(), transport.close()]);
+    await store.close();
+    throw error;
+  }
+}
+
+async function listen(app: FastifyInstance, address: string): Promise<string> {
+  const { host, port } = splitAddress(address);
+  await app.listen({ host, port });
+  const bound = app.server.address() as AddressInfo;
+  return `${host}:${bound.port}`;
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  const port = Number(address.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address ${address}: expected host:port`);
+  return { host: address.slice(0, at), port };
+}
+
+/** The actor id names this data directory's dots; a wiped directory gets a fresh epoch. */
+async function loadActor(store: Store, id: string, random: Random): Promise<string> {
+  const saved = store.getMeta(META_ACTOR);
+  if (saved !== undefined) return Buffer.from(saved).toString('utf8');
+  let epoch = '';
+  for (let i = 0; i < 8; i++) epoch += 'abcdefghijklmnopqrstuvwxyz0123456789'[random.int(36)];
+  const actor = `${id}.${epoch}`;
+  await store.putMeta(META_ACTOR, Buffer.from(actor, 'utf8'));
+  return actor;
+}
+
+async function bumpIncarnation(store: Store): Promise<number> {
+  const saved = store.getMeta(META_INCARNATION);
+  const next = saved === undefined ? 1 : Buffer.from(saved).readUInt32BE(0) + 1;
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(next >>> 0, 0);
+  await store.putMeta(META_INCARNATION, bytes);
+  return next;
+}
+
+function loadMembers(store: Store): MemberInfo[] {
+  const saved = store.getMeta(META_MEMBERS);
+  if (saved === undefined) return [];
+  try {
+    return parseMembers(peerPackr.unpack(saved));
+  } catch {
+    return [];
+  }
+}
+
+function saveMembers(store: Store, members: MemberInfo[], log: Logger): void {
+  store.putMeta(META_MEMBERS, peerPackr.pack(members)).catch((error: unknown) => log.warn({ err: error }, 'could not persist members'));
+}
+
+/** POST /v1/admin/fault {"blocked":[ids]}: cut internode traffic with those nodes, both ways. Tool-made clusters only. */
+function registerFaultHook(app: FastifyInstance, transport: HttpTransport, log: Logger): void {
+  app.post('/v1/admin/fault', async (request, reply) => {
+    const body = request.body as { blocked?: unknown } | undefined;
+    const blocked = body?.blocked;
+    if (!Array.isArray(blocked) || !blocked.every((b) => typeof b === 'string')) {
+      return reply.code(400).send({ error: { code: 'invalid_parameter', message: 'expected {"blocked": [node ids]}' } });
+    }
+    transport.blocked.clear();
+    for (const id of blocked) transport.blocked.add(id);
+    log.warn({ blocked }, 'fault injection: internode traffic cut');
+    return { blocked };
+  });
+}

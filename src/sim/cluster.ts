@@ -1,0 +1,371 @@
+import { MemoryStore } from '../adapters/memory-store.js';
+import { peerPackr } from '../adapters/msgpack.js';
+import { createHasher } from '../adapters/xxhash.js';
+import { assert } from '../core/assert.js';
+import { KvNode } from '../core/kv-node.js';
+import { LIMITS } from '../core/limits.js';
+import type { MemberInfo, NodeId } from '../core/messages.js';
+import { parseMembers } from '../core/peer-protocol.js';
+import type { Hasher } from '../ports/hasher.js';
+import type { Random } from '../ports/random.js';
+import type { Store } from '../ports/store.js';
+import type { PeerHandler } from '../ports/transport.js';
+import { HELD_CALLS_MAX, SimNetwork, type Endpoint } from './network.js';
+import type { Prng } from './prng.js';
+import { NodeClock, type Scheduler } from './virtual-clock.js';
+
+/**
+ * A simulated cluster: S KvNodes, each on a MemoryStore that outlives its
+ * process, with virtual clocks, seeded randomness and the virtual network.
+ *
+ * Process faults, as `dynakv cluster` does them to real processes:
+ *  - kill: the KvNode is dropped mid-flight (no stop(), like SIGKILL); its
+ *    timers die with it, requests it was handling get a reset, and the store
+ *    keeps what it holds (MemoryStore holds a put once it resolved: a kill
+ *    loses nothing acknowledged).
+ *  - restart: a new KvNode on the same store; actor epoch and incarnation
+ *    come from the store's meta records exactly as src/node/node.ts does it.
+ *  - pause/resume: SIGSTOP/SIGCONT. Nothing enters a paused node (timers,
+ *    requests, replies, client calls wait in its gate) and on resume they run
+ *    in arrival order.
+ *  - wipe: kill, store.wipe(), restart: a fresh actor epoch, an empty store.
+ */
+
+export interface ClusterConfig {
+  nodes: number;
+  replicas: number;
+  partitions: number;
+  siblingsMax: number;
+}
+
+export type HostState = 'up' | 'down' | 'paused';
+
+/** The same meta records as src/node/node.ts. */
+const META_ACTOR = 'actor';
+const META_INCARNATION = 'incarnation';
+const META_MEMBERS = 'members';
+
+/** Client → node latency of the public API (loopback-ish). */
+const CLIENT_HOP_MS = 1;
+
+export class ClientRefusedError extends Error {
+  override name = 'ClientRefusedError';
+}
+export class ClientTimeoutError extends Error {
+  override name = 'ClientTimeoutError';
+}
+export class ClientResetError extends Error {
+  override name = 'ClientResetError';
+}
+
+/** One simulated machine: its disk (store) survives its processes (lives). */
+export class SimHost implements Endpoint {
+  state: HostState = 'down';
+  /** A new life is being set up (reading its meta records). */
+  booting = false;
+  life = 0;
+  skewMs = 0;
+  kv: KvNode | undefined;
+  clock: NodeClock | undefined;
+  /** Calls that arrived while paused, in arrival order. */
+  private held: Array<{ life: number; label: string; callback: () => void }> = [];
+  /** Called once when the current life ends (clients waiting on it get a reset). */
+  private readonly onDeath = new Set<() => void>();
+
+  constructor(
+    readonly id: NodeId,
+    readonly peer: string,
+    readonly api: string,
+    readonly store: MemoryStore,
+    /** This node's own random stream (actor epochs, gossip targets). */
+    readonly random: Prng,
+    private readonly scheduler: Scheduler,
+  ) {}
+
+  enter(life: number, label: string, callback: () => void): void {
+    if (life !== this.life || this.state === 'down') {
+      this.scheduler.trace.record(`${this.scheduler.nowMs} dead ${this.id} ${label}`);
+      return;
+    }
+    if (this.state === 'paused') {
+      assert(this.held.length < HELD_CALLS_MAX, `${this.id}: more than ${HELD_CALLS_MAX} calls held while paused`);
+      this.held.push({ life, label, callback });
+      return;
+    }
+    callback();
+  }
+
+  handler(): PeerHandler | undefined {
+    const kv = this.kv;
+    return kv === undefined || this.state === 'down' ? undefined : (message) => kv.handlePeer(message);
+  }
+
+  whenDead(callback: () => void): () => void {
+    this.onDeath.add(callback);
+    return () => this.onDeath.delete(callback);
+  }
+
+  /** Ends the current life: returns the calls that were waiting for it. */
+  die(): Array<() => void> {
+    const waiting = [...this.onDeath];
+    this.onDeath.clear();
+    this.held = [];
+    return waiting;
+  }
+
+  takeHeld(): Array<{ life: number; label: string; callback: () => void }> {
+    const held = this.held;
+    this.held = [];
+    return held;
+  }
+}
+
+export class SimCluster {
+  readonly hosts = new Map<NodeId, SimHost>();
+  readonly ids: NodeId[];
+  readonly network: SimNetwork;
+  /** Fault counters, for the summary line. */
+  readonly counts = { kills: 0, restarts: 0, pauses: 0, wipes: 0 };
+  /** Virtual times of every wipe, for the set checker's durability rule. */
+  readonly wipeTimesMs: number[] = [];
+  private readonly bugs: string[] = [];
+
+  private constructor(
+    readonly config: ClusterConfig,
+    readonly scheduler: Scheduler,
+    private readonly random: Prng,
+    private readonly hasher: Hasher,
+  ) {
+    assert(config.nodes >= 1 && config.nodes <= 64, 'cluster: 1..64 nodes');
+    assert(config.replicas >= 1 && config.replicas <= LIMITS.replicasMax, 'cluster: bad replication factor');
+    this.network = new SimNetwork(scheduler, random.fork('network'), (bug) => this.reportBug(bug));
+    this.ids = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
+    this.ids.forEach((id, i) => {
+      const host = new SimHost(id, `10.0.0.${i + 1}:7101`, `10.0.0.${i + 1}:7001`, new MemoryStore(), random.fork(`node-${id}`), scheduler);
+      this.hosts.set(id, host);
+      this.network.register(host);
+    });
+  }
+
+  static async create(config: ClusterConfig, scheduler: Scheduler, random: Prng): Promise<SimCluster> {
+    return new SimCluster(config, scheduler, random, await createHasher());
+  }
+
+  /** Bugs noticed outside any checker (a peer handler that threw, …). */
+  get bugReports(): readonly string[] {
+    return this.bugs;
+  }
+
+  reportBug(message: string): void {
+    this.bugs.push(message);
+    this.scheduler.trace.record(`${this.scheduler.nowMs} BUG ${message}`);
+  }
+
+  host(id: NodeId): SimHost {
+    const host = this.hosts.get(id);
+    assert(host !== undefined, `cluster: no node ${id}`);
+    return host;
+  }
+
+  /** The running KvNode of `id`, if its process is up (or paused). */
+  node(id: NodeId): KvNode | undefined {
+    const host = this.host(id);
+    return host.state === 'down' ? undefined : host.kv;
+  }
+
+  upIds(): NodeId[] {
+    return this.ids.filter((id) => this.host(id).state === 'up');
+  }
+
+  async startAll(): Promise<void> {
+    for (const id of this.ids) await this.start(id);
+  }
+
+  // ---- process faults ------------------------------------------------------
+
+  /** SIGKILL: no cleanup runs in the node; the store keeps what it holds. */
+  kill(id: NodeId): void {
+    const host = this.host(id);
+    if (host.state === 'down') return;
+    this.counts.kills++;
+    this.scheduler.trace.record(`${this.scheduler.nowMs} fault kill ${id} life=${host.life}`);
+    this.end(host);
+  }
+
+  async restart(id: NodeId): Promise<void> {
+    const host = this.host(id);
+    if (host.state !== 'down' || host.booting) return;
+    this.counts.restarts++;
+    await this.start(id);
+  }
+
+  pause(id: NodeId): void {
+    const host = this.host(id);
+    if (host.state !== 'up') return;
+    this.counts.pauses++;
+    host.state = 'paused';
+    this.scheduler.trace.record(`${this.scheduler.nowMs} fault pause ${id}`);
+  }
+
+  /** SIGCONT: what waited runs now, in arrival order, each as its own event. */
+  resume(id: NodeId): void {
+    const host = this.host(id);
+    if (host.state !== 'paused') return;
+    host.state = 'up';
+    this.scheduler.trace.record(`${this.scheduler.nowMs} fault resume ${id}`);
+    for (const call of host.takeHeld()) {
+      this.scheduler.after(0, `resumed ${id} ${call.label}`, () => host.enter(call.life, call.label, call.callback));
+    }
+  }
+
+  /** Stop (as kill), delete the data, start empty: a fresh actor epoch and incarnation. */
+  async wipe(id: NodeId): Promise<void> {
+    const host = this.host(id);
+    if (host.booting) return;
+    this.counts.wipes++;
+    this.wipeTimesMs.push(this.scheduler.nowMs);
+    this.scheduler.trace.record(`${this.scheduler.nowMs} fault wipe ${id}`);
+    if (host.state !== 'down') this.end(host);
+    await host.store.wipe();
+    await this.start(id);
+  }
+
+  setSkew(id: NodeId, skewMs: number): void {
+    this.host(id).skewMs = skewMs;
+    this.scheduler.trace.record(`${this.scheduler.nowMs} fault skew ${id} ${skewMs}`);
+  }
+
+  // ---- clients -------------------------------------------------------------
+
+  /**
+   * A client request to node `id`'s public API, as the HTTP layer would run
+   * it. Rejects with ClientRefusedError when the node is down (definitely not
+   * applied), ClientResetError when it dies while handling the call and
+   * ClientTimeoutError after `timeoutMs` (both: outcome unknown).
+   */
+  call<T>(id: NodeId, label: string, timeoutMs: number, operation: (node: KvNode) => Promise<T>): Promise<T> {
+    const host = this.host(id);
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      let forget: (() => void) | undefined;
+      const finish = (error: Error | undefined, value?: T): void => {
+        if (done) return;
+        done = true;
+        this.scheduler.cancel(timer);
+        forget?.();
+        if (error !== undefined) reject(error);
+        else resolve(value as T);
+      };
+      const timer = this.scheduler.after(timeoutMs, `client-timeout ${label}`, () => finish(new ClientTimeoutError(`${label}: no answer from ${id} in ${timeoutMs} ms`)));
+      this.scheduler.after(CLIENT_HOP_MS, `client ${label} > ${id}`, () => {
+        if (host.state === 'down') return finish(new ClientRefusedError(`${label}: connection refused by ${id}`));
+        forget = host.whenDead(() => finish(new ClientResetError(`${label}: connection reset by ${id}`)));
+        host.enter(host.life, `client ${label}`, () => {
+          const node = host.kv;
+          assert(node !== undefined, `cluster: ${id} is up without a node`);
+          operation(node).then(
+            (value) => finish(undefined, value),
+            (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
+          );
+        });
+      });
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  private end(host: SimHost): void {
+    host.clock?.clearAll();
+    host.kv = undefined;
+    host.clock = undefined;
+    host.state = 'down';
+    host.life++;
+    this.network.nodeDied(host.id);
+    for (const callback of host.die()) callback();
+  }
+
+  /** Boots a new life on the host's store, mirroring startNode in src/node/node.ts. */
+  private async start(id: NodeId): Promise<void> {
+    const host = this.host(id);
+    assert(host.state === 'down' && !host.booting, `cluster: ${id} is already running`);
+    const life = host.life;
+    const store = host.store;
+    host.booting = true;
+    let actor: string;
+    let incarnation: number;
+    try {
+      actor = await loadActor(store, id, host.random);
+      incarnation = await bumpIncarnation(store);
+    } finally {
+      host.booting = false;
+    }
+    assert(host.life === life && host.state === 'down', `cluster: ${id} changed state while booting`);
+    const clock = new NodeClock(this.scheduler, `${id}.${life}`, () => host.skewMs, (label, callback) => host.enter(life, label, callback));
+    const kv = new KvNode(
+      {
+        id,
+        actor,
+        api: host.api,
+        peer: host.peer,
+        zone: undefined,
+        seeds: this.ids.map((other) => this.host(other).peer),
+        replicas: this.config.replicas,
+        partitions: this.config.partitions,
+        siblingsMax: this.config.siblingsMax,
+        valueBytesMax: LIMITS.valueBytesMaxDefault,
+        incarnation,
+        knownMembers: loadMembers(store),
+      },
+      {
+        store,
+        transport: this.network.transportFor(id, life),
+        clock,
+        random: host.random,
+        hasher: this.hasher,
+        persistMembers: (members) => saveMembers(store, members, (error) => this.reportBug(`${id}: persisting members failed: ${String(error)}`)),
+      },
+    );
+    host.kv = kv;
+    host.clock = clock;
+    host.state = 'up';
+    this.scheduler.trace.record(`${this.scheduler.nowMs} start ${id} life=${life} actor=${actor} incarnation=${incarnation}`);
+    kv.setAddresses(host.api, host.peer);
+    kv.start();
+  }
+}
+
+// ---- mirrors of src/node/node.ts (not exported there) ---------------------
+
+/** The actor id names this data directory's dots; a wiped directory gets a fresh epoch. */
+async function loadActor(store: Store, id: string, random: Random): Promise<string> {
+  const saved = store.getMeta(META_ACTOR);
+  if (saved !== undefined) return Buffer.from(saved).toString('utf8');
+  let epoch = '';
+  for (let i = 0; i < 8; i++) epoch += 'abcdefghijklmnopqrstuvwxyz0123456789'[random.int(36)];
+  const actor = `${id}.${epoch}`;
+  await store.putMeta(META_ACTOR, Buffer.from(actor, 'utf8'));
+  return actor;
+}
+
+async function bumpIncarnation(store: Store): Promise<number> {
+  const saved = store.getMeta(META_INCARNATION);
+  const next = saved === undefined ? 1 : Buffer.from(saved).readUInt32BE(0) + 1;
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(next >>> 0, 0);
+  await store.putMeta(META_INCARNATION, bytes);
+  return next;
+}
+
+function loadMembers(store: Store): MemberInfo[] {
+  const saved = store.getMeta(META_MEMBERS);
+  if (saved === undefined) return [];
+  try {
+    return parseMembers(peerPackr.unpack(saved));
+  } catch {
+    return [];
+  }
+}
+
+function saveMembers(store: Store, members: MemberInfo[], onError: (error: unknown) => void): void {
+  store.putMeta(META_MEMBERS, peerPackr.pack(members)).catch(onError);
+}
