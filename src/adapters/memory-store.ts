@@ -33,11 +33,13 @@ export class MemoryStore implements Store {
 
   get(partition: number, key: string): VersionedObject | undefined {
     checkPartition(partition);
+    checkKey(key);
     return this.partitions.get(partition)?.entries.get(key)?.object;
   }
 
   put(partition: number, key: string, object: VersionedObject): Promise<void> {
     checkPartition(partition);
+    checkKey(key);
     const part = this.partitionFor(partition);
     const keyBytes = Buffer.from(key, 'utf8');
     const entry: Entry = { object, keyBytes, size: keyBytes.length + packObject(object).length };
@@ -50,6 +52,7 @@ export class MemoryStore implements Store {
 
   remove(partition: number, key: string): Promise<void> {
     checkPartition(partition);
+    checkKey(key);
     const part = this.partitions.get(partition);
     const previous = part?.entries.get(key);
     if (part !== undefined && previous !== undefined) {
@@ -109,6 +112,11 @@ export class MemoryStore implements Store {
     this.keyCount += (next ? 1 : 0) - (previous ? 1 : 0);
     this.byteCount += (next?.size ?? 0) - (previous?.size ?? 0);
   }
+}
+
+/** Rejected as LmdbStore rejects it: a lone surrogate has no UTF-8 form, so it has no place in the byte order. */
+function checkKey(key: string): void {
+  if (!(key as string & { isWellFormed(): boolean }).isWellFormed()) throw new RangeError('key is not well-formed Unicode (lone surrogate)');
 }
 
 function checkPartition(partition: number): void {

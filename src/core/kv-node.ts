@@ -6,6 +6,11 @@ import type { Transport } from '../ports/transport.js';
 import { Coordinator, type WriteRequest } from './coordinator/coordinator.js';
 import type { ReadQuorum } from './coordinator/read-path.js';
 import type { WriteQuorum } from './coordinator/write-path.js';
+import { MemoryHintLog } from './handoff/memory-hint-log.js';
+import type { HintLog } from '../ports/hint-log.js';
+import { HANDOFF_DEFAULTS, HintedHandoff } from './handoff/handoff.js';
+import { HintQueue } from './handoff/hint-queue.js';
+import { localAnswer } from './coordinator/read-path.js';
 import { MemberTable } from './membership/member-table.js';
 import type { MemberInfo, NodeId, PeerReply } from './messages.js';
 import { parsePeerRequest } from './peer-protocol.js';
@@ -28,6 +33,10 @@ export interface KvNodeConfig {
   valueBytesMax: number;
   /** Raised on every start so a restarted node's view wins over stale copies. */
   incarnation: number;
+  /** Sloppy quorum and hint delivery (`--hinted-handoff on|off`). */
+  hintedHandoff?: boolean;
+  /** Hint window in ms (default 3 h). */
+  hintWindowMs?: number;
   /** Membership remembered from the last run, so a restarted node knows the ring at once. */
   knownMembers: readonly MemberInfo[];
 }
@@ -38,6 +47,8 @@ export interface KvNodeDeps {
   clock: Clock;
   random: Random;
   hasher: Hasher;
+  /** Durable hints; a memory log when omitted (tests). */
+  hintLog?: HintLog;
   /** Persist the member list (best effort; called on every change). */
   persistMembers(members: MemberInfo[]): void;
 }
@@ -52,6 +63,8 @@ export class KvNode {
   readonly placement: Placement;
   readonly membership: MemberTable;
   readonly coordinator: Coordinator;
+  readonly hints: HintQueue;
+  readonly handoff: HintedHandoff;
   private readonly startedAtMs: number;
 
   constructor(
@@ -66,6 +79,12 @@ export class KvNode {
       config.knownMembers,
     );
     this.placement = new Placement(deps.hasher, this.computeRing(this.membership.members()));
+    this.hints = new HintQueue(deps.hintLog ?? new MemoryHintLog());
+    const hintedHandoff = config.hintedHandoff ?? true;
+    this.handoff = new HintedHandoff(this.hints, deps.transport, deps.clock, (id) => this.isAvailable(id), {
+      ...HANDOFF_DEFAULTS,
+      hintWindowMs: config.hintWindowMs ?? HANDOFF_DEFAULTS.hintWindowMs,
+    });
     this.coordinator = new Coordinator({
       self: config.id,
       actor: config.actor,
@@ -75,6 +94,8 @@ export class KvNode {
       placement: this.placement,
       isAvailable: (id) => this.isAvailable(id),
       siblingsMax: config.siblingsMax,
+      hints: this.hints,
+      sloppyQuorum: hintedHandoff,
     });
   }
 
@@ -97,10 +118,12 @@ export class KvNode {
 
   start(): void {
     this.membership.start();
+    if (this.config.hintedHandoff ?? true) this.handoff.start();
   }
 
   stop(): void {
     this.membership.stop();
+    this.handoff.stop();
   }
 
   ready(): boolean {
@@ -142,7 +165,7 @@ export class KvNode {
       id: this.config.id,
       uptime: Math.floor((this.deps.clock.now() - this.startedAtMs) / 1000),
       members: this.members(),
-      hints: { pending: 0, byTarget: {} as Record<string, number> },
+      hints: this.hintStatus(),
       antiEntropy: { lastExchange: null as string | null, keysRepaired: 0, bytesSent: 0 },
       storage: { keys: stats.keys, bytes: stats.bytes },
       transfers: { active: 0, pending: 0 },
@@ -158,12 +181,16 @@ export class KvNode {
       switch (message.type) {
         case 'replicate': {
           const object = fromWire(message.object);
-          await this.replica.apply(message.partition, message.key, object);
+          if (message.hint !== undefined && message.hint !== this.config.id) {
+            await this.hints.add(message.hint, message.partition, message.key, object, this.deps.clock.now());
+          } else {
+            await this.replica.apply(message.partition, message.key, object);
+          }
           return { type: 'ack' };
         }
         case 'read': {
-          const object = this.replica.read(message.partition, message.key);
-          return { type: 'object', object: object === undefined ? null : toWire(object) };
+          const object = localAnswer(this.coordinator.deps, message.partition, message.key, message.hints === true);
+          return { type: 'object', object: object === null ? null : toWire(object) };
         }
         case 'coordinate':
           return await this.coordinator.coordinateForwarded(message.request);
@@ -173,6 +200,11 @@ export class KvNode {
     } catch (error) {
       return { type: 'error', code: 'invalid_message', message: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  private hintStatus(): { pending: number; byTarget: Record<string, number>; bytes: number; delivered: number; expired: number } {
+    const stats = this.hints.stats();
+    return { pending: stats.pending, byTarget: stats.byTarget, bytes: stats.bytes, delivered: this.hints.delivered, expired: this.hints.expired };
   }
 
   addressOf(id: NodeId): string | undefined {

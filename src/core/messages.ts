@@ -42,10 +42,10 @@ export type ForwardedOp =
 
 /** Internode requests (msgpack over the peer port). Every field is validated on receipt. */
 export type PeerRequest =
-  /** Store (merge) this object as a replica of `key`. */
-  | { type: 'replicate'; partition: number; key: string; object: WireObject }
-  /** Return this replica's object for `key`. */
-  | { type: 'read'; partition: number; key: string }
+  /** Store (merge) this object as a replica of `key`; with `hint`, hold it for that primary instead. */
+  | { type: 'replicate'; partition: number; key: string; object: WireObject; hint?: NodeId }
+  /** Return this replica's object for `key`; with `hints`, merged with hints held for it (a fallback read). */
+  | { type: 'read'; partition: number; key: string; hints?: boolean }
   /** Coordinate a client operation (sent by a node outside the preference list). */
   | { type: 'coordinate'; request: ForwardedOp }
   /** Push-pull of the membership view. */

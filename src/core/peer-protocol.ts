@@ -11,9 +11,15 @@ export function parsePeerRequest(input: unknown): PeerRequest {
   const m = record(input, 'message');
   switch (m.type) {
     case 'replicate':
-      return { type: 'replicate', partition: partition(m.partition), key: key(m.key), object: m.object as never };
+      return {
+        type: 'replicate',
+        partition: partition(m.partition),
+        key: key(m.key),
+        object: m.object as never,
+        ...(m.hint === undefined || m.hint === null ? {} : { hint: text(m.hint, 128, 'hint') }),
+      };
     case 'read':
-      return { type: 'read', partition: partition(m.partition), key: key(m.key) };
+      return { type: 'read', partition: partition(m.partition), key: key(m.key), ...(m.hints === true ? { hints: true } : {}) };
     case 'coordinate':
       return { type: 'coordinate', request: forwardedOp(m.request) };
     case 'members': {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { HttpTransport } from '../adapters/http-transport.js';
+import { LmdbHintLog } from '../adapters/lmdb-hint-log.js';
 import { LmdbStore } from '../adapters/lmdb-store.js';
 import { peerPackr } from '../adapters/msgpack.js';
 import { SystemClock } from '../adapters/system-clock.js';
@@ -33,6 +34,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const log = pino({ level: options.logLevel, base: { node: options.id } });
   await mkdir(options.data, { recursive: true });
   const store = LmdbStore.open(join(options.data, 'db'), { sync: options.sync });
+  const hintLog = LmdbHintLog.open(join(options.data, 'hints'), { sync: options.sync });
   const clock = new SystemClock();
   const random = new SystemRandom();
   const actor = await loadActor(store, options.id, random);
@@ -61,9 +63,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         siblingsMax: LIMITS.siblingsMaxDefault,
         valueBytesMax: options.maxValueBytes,
         incarnation,
+        hintedHandoff: options.hintedHandoff,
         knownMembers: loadMembers(store),
       },
-      { store, transport, clock, random, hasher, persistMembers: (m) => saveMembers(store, m, log) },
+      { store, transport, clock, random, hasher, hintLog, persistMembers: (m) => saveMembers(store, m, log) },
     );
     const service: KvService = node;
     apiServer = buildPublicServer(service, { keepAliveTimeout: 60_000, forceCloseConnections: true });
@@ -83,6 +86,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         await peerServer.close();
         await transport.close();
         await store.close();
+        await hintLog.close();
         log.info('node stopped');
       },
     };
@@ -91,6 +95,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     clock.clearAll();
     await Promise.allSettled([apiServer?.close(), peerServer.close(), transport.close()]);
     await store.close();
+    await hintLog.close();
     throw error;
   }
 }

@@ -2,6 +2,7 @@ import { MemoryStore } from '../adapters/memory-store.js';
 import { peerPackr } from '../adapters/msgpack.js';
 import { createHasher } from '../adapters/xxhash.js';
 import { assert } from '../core/assert.js';
+import { MemoryHintLog } from '../core/handoff/memory-hint-log.js';
 import { KvNode } from '../core/kv-node.js';
 import { LIMITS } from '../core/limits.js';
 import type { MemberInfo, NodeId } from '../core/messages.js';
@@ -15,8 +16,8 @@ import type { Prng } from './prng.js';
 import { NodeClock, type Scheduler } from './virtual-clock.js';
 
 /**
- * A simulated cluster: S KvNodes, each on a MemoryStore that outlives its
- * process, with virtual clocks, seeded randomness and the virtual network.
+ * A simulated cluster: S KvNodes, each on a MemoryStore and a MemoryHintLog
+ * (its "disk") that outlive its process, with virtual clocks, seeded randomness and the virtual network.
  *
  * Process faults, as `dynakv cluster` does them to real processes:
  *  - kill: the KvNode is dropped mid-flight (no stop(), like SIGKILL); its
@@ -28,7 +29,8 @@ import { NodeClock, type Scheduler } from './virtual-clock.js';
  *  - pause/resume: SIGSTOP/SIGCONT. Nothing enters a paused node (timers,
  *    requests, replies, client calls wait in its gate) and on resume they run
  *    in arrival order.
- *  - wipe: kill, store.wipe(), restart: a fresh actor epoch, an empty store.
+ *  - wipe: kill, store.wipe() and hint log wiped, restart: a fresh actor
+ *    epoch, an empty store, no hints.
  */
 
 export interface ClusterConfig {
@@ -71,6 +73,8 @@ export class SimHost implements Endpoint {
   private held: Array<{ life: number; label: string; callback: () => void }> = [];
   /** Called once when the current life ends (clients waiting on it get a reset). */
   private readonly onDeath = new Set<() => void>();
+  /** Hints this node holds as a fallback: on its "disk", like the store. */
+  readonly hintLog = new MemoryHintLog();
 
   constructor(
     readonly id: NodeId,
@@ -227,6 +231,7 @@ export class SimCluster {
     this.scheduler.trace.record(`${this.scheduler.nowMs} fault wipe ${id}`);
     if (host.state !== 'down') this.end(host);
     await host.store.wipe();
+    host.hintLog.wipe();
     await this.start(id);
   }
 
@@ -322,6 +327,7 @@ export class SimCluster {
         clock,
         random: host.random,
         hasher: this.hasher,
+        hintLog: host.hintLog,
         persistMembers: (members) => saveMembers(store, members, (error) => this.reportBug(`${id}: persisting members failed: ${String(error)}`)),
       },
     );

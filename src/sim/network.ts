@@ -193,35 +193,35 @@ export class SimNetwork {
         return;
       }
       this.scheduler.trace.record(`${this.scheduler.nowMs} send ${from}>${to} ${request.what} ${bytes.length}B`);
-      this.transmit(from, to, `deliver ${from}>${to} ${request.what}`, (copy) => this.deliverRequest(request, to, bytes, copy));
+      this.transmit(from, to, `deliver ${from}>${to} ${request.what}`, () => this.deliverRequest(request, to, bytes));
     });
   }
 
   /**
    * Sends one hop: drops it (partition, loss) or schedules `arrive` after a
-   * seeded delay; may schedule a duplicate. `arrive` gets the copy number.
+   * seeded delay; may schedule a duplicate.
    */
-  private transmit(from: NodeId, to: NodeId, label: string, arrive: (copy: number) => void, duplicable = true): void {
+  private transmit(from: NodeId, to: NodeId, label: string, arrive: () => void, duplicable = true): void {
     if (this.isCut(from, to)) return this.drop(label, 'partition');
     // Every fate is drawn, whatever the settings, so one setting does not shift the stream for the others.
     const lost = this.random.chance(this.faults.lossRate);
     const duplicated = this.random.chance(this.faults.duplicateRate);
     const delayMs = this.delay(from, to);
     if (lost) return this.drop(label, 'loss');
-    this.scheduler.after(delayMs, label, () => arrive(0));
+    this.scheduler.after(delayMs, label, arrive);
     if (duplicated && duplicable) {
       this.stats.duplicated++;
-      this.scheduler.after(this.delay(from, to), `${label} (duplicate)`, () => arrive(1));
+      this.scheduler.after(this.delay(from, to), `${label} (duplicate)`, arrive);
     }
   }
 
-  private deliverRequest(request: InFlight, to: NodeId, bytes: Uint8Array, copy: number): void {
+  private deliverRequest(request: InFlight, to: NodeId, bytes: Uint8Array): void {
     if (this.isCut(request.from, to)) return this.drop(request.what, 'partition (in flight)');
     const endpoint = this.endpoints.get(to)!;
     if (endpoint.state === 'down') return this.refuse(request, `connection refused by ${to}`);
     const life = endpoint.life;
     const handling = this.handling.get(to)!;
-    if (copy === 0) handling.add(request);
+    handling.add(request);
     endpoint.enter(life, `handle ${request.what}`, () => {
       const handler = endpoint.handler();
       assert(handler !== undefined, `network: ${to} is up without a handler`);

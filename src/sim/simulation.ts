@@ -1,8 +1,9 @@
 import { assert } from '../core/assert.js';
 import type { VersionedObject } from '../core/version/types.js';
 import { checkSet, convergenceViolations, listed, objectViolations, setViolations, storeViolations, type SetReport } from './checkers.js';
-import { SimCluster } from './cluster.js';
-import { Nemesis, type NemesisConfig } from './nemesis.js';
+import { LIMITS } from '../core/limits.js';
+import { SimCluster, type ClusterConfig } from './cluster.js';
+import { Nemesis } from './nemesis.js';
 import { Prng } from './prng.js';
 import { Trace } from './trace.js';
 import { SCHEDULER_LIMITS_DEFAULT, Scheduler, SimEventError, SimLimitError } from './virtual-clock.js';
@@ -69,6 +70,11 @@ const REPAIR_SWEEPS_MAX = 5;
 const REPAIR_READ_TIMEOUT_MS = 2_000;
 const CLIENT_SLACK_MS = 2_000;
 
+/** Client timing: coordinator timeout 1 s (?timeout=1000), think time between iterations. */
+const WORKLOAD_TIMING = { timeoutMs: 1000, clientSlackMs: CLIENT_SLACK_MS, thinkMsMin: 10, thinkMsMax: 200 } as const;
+/** A fault every 0.2–1.5 s, lasting 0.3–5 s; clock skew up to ±2 min. */
+const NEMESIS_TIMING = { faultIntervalMsMin: 200, faultIntervalMsMax: 1500, faultDurationMsMin: 300, faultDurationMsMax: 5000, skewMsMax: 120_000 } as const;
+
 export interface SimResult {
   seed: number;
   ok: boolean;
@@ -88,114 +94,159 @@ export interface SimResult {
   /** How the last round converged: "passive", "read-repair×k", or "none". */
   repair: string;
   repairMs: number;
+  /** Most siblings in one object a client saw. */
+  siblingsMax: number;
   set: SetReport | undefined;
   recentTrace: string[];
 }
 
 export async function runSimulation(input: Partial<SimOptions> & { seed: number }): Promise<SimResult> {
   const options: SimOptions = { ...SIM_DEFAULTS, ...input };
-  const majority = Math.floor(options.replicas / 2) + 1;
-  const r = options.r ?? majority;
-  const w = options.w ?? majority;
-  assert(r >= 1 && r <= options.replicas && w >= 1 && w <= options.replicas, 'sim: r and w must be in 1..N');
-  assert(options.rounds >= 1, 'sim: at least one round');
-
-  const root = Prng.root(options.seed);
-  const trace = new Trace(options.traceSink);
-  const scheduler = new Scheduler(trace, SCHEDULER_LIMITS_DEFAULT);
-  const cluster = await SimCluster.create({ nodes: options.nodes, replicas: options.replicas, partitions: options.partitions, siblingsMax: 100 }, scheduler, root);
-  const failures: string[] = [];
-  const workloadConfig: WorkloadConfig = {
-    clients: options.clients,
-    keys: options.keys,
-    steps: options.steps,
-    r,
-    w,
-    timeoutMs: 1000,
-    clientSlackMs: CLIENT_SLACK_MS,
-    thinkMsMin: 10,
-    thinkMsMax: 200,
-  };
-  let workload: Workload | undefined;
-  const contextOf = (value: string) => workload?.contextByValue.get(value);
-  workload = new Workload(cluster, root.fork('workload'), workloadConfig, (where, object) => {
-    const violations = objectViolations(`${scheduler.nowMs} ${where}`, object, contextOf);
-    if (violations.length > 0) failures.push(...violations);
-  });
-  const nemesisConfig: NemesisConfig = {
-    faultIntervalMsMin: 200,
-    faultIntervalMsMax: 1500,
-    faultDurationMsMin: 300,
-    faultDurationMsMax: 5000,
-    downMax: Math.max(0, Math.min(2, Math.floor((options.nodes - 1) / 2))),
-    wipes: true,
-    skewMsMax: 120_000,
-  };
-  const nemesis = new Nemesis(cluster, root.fork('nemesis'), nemesisConfig);
-  const checker = root.fork('checker');
-  let repair = { how: 'none', ms: 0 };
-  let set: SetReport | undefined;
-
+  const run = new SimRun(options, await SimCluster.create(clusterConfig(options), new Scheduler(new Trace(options.traceSink), SCHEDULER_LIMITS_DEFAULT), Prng.root(options.seed)));
   try {
-    await cluster.startAll();
-    if (!(await scheduler.runUntil(() => membershipSettled(cluster), scheduler.nowMs + BOOT_MS_MAX))) {
-      failures.push(`boot: nodes did not agree on members and ring within ${BOOT_MS_MAX} ms`);
-    }
-    for (let round = 1; round <= options.rounds && failures.length === 0; round++) {
-      trace.record(`${scheduler.nowMs} round ${round} safety`);
-      workload.start();
-      if (options.faults) nemesis.start();
-      if (!(await scheduler.runUntil(() => workload!.idle, scheduler.nowMs + SAFETY_MS_MAX))) {
-        workload.stop();
-        trace.record(`${scheduler.nowMs} safety phase hit its bound; workload stopped`);
-      }
-      trace.record(`${scheduler.nowMs} round ${round} liveness`);
-      await nemesis.healAll();
-      await scheduler.runFor(SETTLE_MS);
-      if (!(await scheduler.runUntil(() => workload!.idle, scheduler.nowMs + DRAIN_MS_MAX))) {
-        failures.push(`liveness: client calls still pending ${DRAIN_MS_MAX} ms after heal`);
-        break;
-      }
-      if (!(await scheduler.runUntil(() => membershipSettled(cluster), scheduler.nowMs + RING_AGREEMENT_MS_MAX))) {
-        failures.push(`liveness: rings disagree ${RING_AGREEMENT_MS_MAX} ms after heal: ${convergenceViolations(cluster, []).join('; ')}`);
-        break;
-      }
-      repair = await repairAll(cluster, workload.keys, checker);
-      const diverged = convergenceViolations(cluster, workload.keys);
-      if (diverged.length > 0) failures.push(`convergence: replicas differ after ${repair.ms} ms of repair: ${listed(diverged)}`);
-      const finalItems = await finalRead(cluster, workload.keys, checker, failures);
-      const lastWipeMs = Math.max(-1, ...cluster.wipeTimesMs);
-      const durable = (add: AddRecord): boolean => w >= 2 || add.startMs > lastWipeMs;
-      set = checkSet(workload.adds.filter((add) => finalItems.has(add.key)), finalItems, durable);
-      failures.push(...setViolations(set));
-      failures.push(...storeViolations(cluster, contextOf));
-    }
+    await run.execute();
   } catch (error) {
-    if (error instanceof SimLimitError || error instanceof SimEventError) failures.push(`${error.name}: ${error.message}`);
-    else throw error;
+    if (!(error instanceof SimLimitError || error instanceof SimEventError)) throw error;
+    run.failures.push(`${error.name}: ${error.message}`);
   }
-  failures.push(...cluster.bugReports.map((bug) => `bug: ${bug}`));
+  return run.result();
+}
 
-  return {
-    seed: options.seed,
-    ok: failures.length === 0,
-    failures,
-    trace: trace.digest(),
-    ops: workload.ops,
-    attempted: workload.adds.length,
-    acked: workload.count('acked'),
-    unknown: workload.count('unknown') + workload.count('pending'),
-    failed: workload.count('failed'),
-    lost: set?.lost.length ?? 0,
-    recovered: set?.recovered ?? 0,
-    faults: nemesis.faults,
-    events: scheduler.eventsRun,
-    virtualMs: scheduler.nowMs,
-    repair: repair.how,
-    repairMs: repair.ms,
-    set,
-    recentTrace: trace.recent(),
-  };
+function clusterConfig(options: SimOptions): ClusterConfig {
+  return { nodes: options.nodes, replicas: options.replicas, partitions: options.partitions, siblingsMax: LIMITS.siblingsMaxDefault };
+}
+
+/** One run's state: the cluster, the workload, the nemesis and what the checkers found. */
+class SimRun {
+  readonly failures: string[] = [];
+  private readonly scheduler: Scheduler;
+  private readonly workload: Workload;
+  private readonly nemesis: Nemesis;
+  /** Picks the nodes the checker's own reads go to. */
+  private readonly checkerRandom: Prng;
+  private readonly w: number;
+  /** Virtual time at which each finished round's checks began (its copies were then whole). */
+  private readonly roundEndsMs: number[] = [];
+  private repair = { how: 'none', ms: 0 };
+  private set: SetReport | undefined;
+  private siblingsMax = 0;
+
+  constructor(
+    private readonly options: SimOptions,
+    private readonly cluster: SimCluster,
+  ) {
+    const majority = Math.floor(options.replicas / 2) + 1;
+    const r = options.r ?? majority;
+    this.w = options.w ?? majority;
+    assert(r >= 1 && r <= options.replicas && this.w >= 1 && this.w <= options.replicas, 'sim: r and w must be in 1..N');
+    assert(options.rounds >= 1, 'sim: at least one round');
+    const root = Prng.root(options.seed);
+    this.scheduler = cluster.scheduler;
+    this.checkerRandom = root.fork('checker');
+    const workloadConfig: WorkloadConfig = { clients: options.clients, keys: options.keys, steps: options.steps, r, w: this.w, ...WORKLOAD_TIMING };
+    this.workload = new Workload(cluster, root.fork('workload'), workloadConfig, (where, object) => this.sawObject(where, object));
+    const downMax = Math.max(0, Math.min(2, Math.floor((options.nodes - 1) / 2)));
+    this.nemesis = new Nemesis(cluster, root.fork('nemesis'), { ...NEMESIS_TIMING, downMax, wipes: true });
+  }
+
+  async execute(): Promise<void> {
+    await this.cluster.startAll();
+    if (!(await this.scheduler.runUntil(() => membershipSettled(this.cluster), this.scheduler.nowMs + BOOT_MS_MAX))) {
+      this.failures.push(`boot: nodes did not agree on members and ring within ${BOOT_MS_MAX} ms`);
+    }
+    for (let round = 1; round <= this.options.rounds && this.failures.length === 0; round++) {
+      await this.safety(round);
+      if (!(await this.liveness(round))) break;
+      await this.check();
+    }
+    this.failures.push(...this.cluster.bugReports.map((bug) => `bug: ${bug}`));
+  }
+
+  /** The workload runs its steps while the nemesis injects faults. */
+  private async safety(round: number): Promise<void> {
+    this.trace(`round ${round} safety`);
+    this.workload.start();
+    if (this.options.faults) this.nemesis.start();
+    if (!(await this.scheduler.runUntil(() => this.workload.idle, this.scheduler.nowMs + SAFETY_MS_MAX))) {
+      this.workload.stop();
+      this.trace('safety phase hit its bound; workload stopped');
+    }
+  }
+
+  /** Faults stop, the network heals, every node is up; in-flight calls finish and the rings agree. */
+  private async liveness(round: number): Promise<boolean> {
+    this.trace(`round ${round} liveness`);
+    await this.nemesis.healAll();
+    await this.scheduler.runFor(SETTLE_MS);
+    if (!(await this.scheduler.runUntil(() => this.workload.idle, this.scheduler.nowMs + DRAIN_MS_MAX))) {
+      this.failures.push(`liveness: client calls still pending ${DRAIN_MS_MAX} ms after heal`);
+      return false;
+    }
+    if (!(await this.scheduler.runUntil(() => membershipSettled(this.cluster), this.scheduler.nowMs + RING_AGREEMENT_MS_MAX))) {
+      this.failures.push(`liveness: rings disagree ${RING_AGREEMENT_MS_MAX} ms after heal: ${convergenceViolations(this.cluster, []).join('; ')}`);
+      return false;
+    }
+    this.repair = await repairAll(this.cluster, this.workload.keys, this.checkerRandom);
+    return true;
+  }
+
+  private async check(): Promise<void> {
+    const keys = this.workload.keys;
+    const diverged = convergenceViolations(this.cluster, keys);
+    if (diverged.length > 0) this.failures.push(`convergence: replicas differ after ${this.repair.ms} ms of repair: ${listed(diverged)}`);
+    this.roundEndsMs.push(this.scheduler.nowMs);
+    const finalItems = await finalRead(this.cluster, keys, this.checkerRandom, this.failures);
+    const adds = this.workload.adds.filter((add) => finalItems.has(add.key));
+    this.set = checkSet(adds, finalItems, (add) => this.durable(add));
+    this.failures.push(...setViolations(this.set));
+    this.failures.push(...storeViolations(this.cluster, (value) => this.workload.contextByValue.get(value)));
+  }
+
+  /**
+   * The wipe rule (see nemesis.ts): with w ≥ 2 every acknowledged add is
+   * durable; with w = 1 only if no wipe happened from its start to the end
+   * of its round (after which every primary held it).
+   */
+  private durable(add: AddRecord): boolean {
+    if (this.w >= 2) return true;
+    const roundEndMs = this.roundEndsMs.find((end) => end >= add.startMs) ?? Infinity;
+    return !this.cluster.wipeTimesMs.some((wipeMs) => wipeMs >= add.startMs && wipeMs <= roundEndMs);
+  }
+
+  private sawObject(where: string, object: VersionedObject): void {
+    this.siblingsMax = Math.max(this.siblingsMax, object.siblings.length);
+    const violations = objectViolations(`${this.scheduler.nowMs} ${where}`, object, (value) => this.workload.contextByValue.get(value));
+    this.failures.push(...violations);
+  }
+
+  private trace(what: string): void {
+    this.scheduler.trace.record(`${this.scheduler.nowMs} ${what}`);
+  }
+
+  result(): SimResult {
+    const { workload, set, failures } = this;
+    return {
+      seed: this.options.seed,
+      ok: failures.length === 0,
+      failures,
+      trace: this.scheduler.trace.digest(),
+      ops: workload.ops,
+      attempted: workload.adds.length,
+      acked: workload.count('acked'),
+      unknown: workload.count('unknown') + workload.count('pending'),
+      failed: workload.count('failed'),
+      lost: set?.lost.length ?? 0,
+      recovered: set?.recovered ?? 0,
+      faults: this.nemesis.faults,
+      events: this.scheduler.eventsRun,
+      virtualMs: this.scheduler.nowMs,
+      repair: this.repair.how,
+      repairMs: this.repair.ms,
+      siblingsMax: this.siblingsMax,
+      set,
+      recentTrace: this.scheduler.trace.recent(),
+    };
+  }
 }
 
 /** Every node up knows every node as a member and computes the same ring. */
@@ -233,7 +284,7 @@ async function repairAll(cluster: SimCluster, keys: readonly string[], random: P
           () => undefined,
         );
     });
-    await settle(cluster, Promise.all(reads), REPAIR_READ_TIMEOUT_MS + 2 * CLIENT_SLACK_MS);
+    await scheduler.drive(Promise.all(reads), REPAIR_READ_TIMEOUT_MS + 2 * CLIENT_SLACK_MS);
     if (converged()) return { how: `read-repair×${sweep}`, ms: scheduler.nowMs - startMs };
   }
   return { how: 'none', ms: scheduler.nowMs - startMs };
@@ -250,7 +301,7 @@ async function finalRead(cluster: SimCluster, keys: readonly string[], random: P
     );
     let object: VersionedObject | undefined;
     try {
-      object = await settle(cluster, read, REPAIR_READ_TIMEOUT_MS + 2 * CLIENT_SLACK_MS);
+      object = await cluster.scheduler.drive(read, REPAIR_READ_TIMEOUT_MS + 2 * CLIENT_SLACK_MS);
     } catch (error) {
       failures.push(`final read of ${key} at ${id} failed: ${error instanceof Error ? error.message : String(error)}`);
       continue;
@@ -264,21 +315,6 @@ async function finalRead(cluster: SimCluster, keys: readonly string[], random: P
   return out;
 }
 
-/** Runs the simulation until `promise` settles (within `boundMs` of virtual time) and returns its outcome. */
-async function settle<T>(cluster: SimCluster, promise: Promise<T>, boundMs: number): Promise<T> {
-  let outcome: { value: T } | { error: unknown } | undefined;
-  promise.then(
-    (value) => (outcome = { value }),
-    (error: unknown) => (outcome = { error }),
-  );
-  const scheduler = cluster.scheduler;
-  if (!(await scheduler.runUntil(() => outcome !== undefined, scheduler.nowMs + boundMs))) {
-    throw new SimLimitError(`a checker request did not settle within ${boundMs} ms`);
-  }
-  if ('error' in outcome!) throw outcome.error;
-  return outcome!.value;
-}
-
 /** The report for a failed seed: the reason and the command that replays it. */
 export function formatFailure(result: SimResult): string {
   return [`FAILED seed=${result.seed}: ${result.failures.join('\n  ')}`, `replay: npm run sim -- --seed ${result.seed}`].join('\n');
@@ -287,7 +323,7 @@ export function formatFailure(result: SimResult): string {
 export function formatResult(result: SimResult, nodes: number): string {
   return (
     `seed=${result.seed} nodes=${nodes} ops=${result.ops} acked=${result.acked} unknown=${result.unknown} failed=${result.failed} ` +
-    `lost=${result.lost} recovered=${result.recovered} faults=${result.faults} repair=${result.repair}/${result.repairMs}ms ` +
+    `lost=${result.lost} recovered=${result.recovered} siblings≤${result.siblingsMax} faults=${result.faults} repair=${result.repair}/${result.repairMs}ms ` +
     `events=${result.events} vtime=${(result.virtualMs / 1000).toFixed(1)}s trace=${result.trace.slice(0, 16)} ${result.ok ? 'ok' : 'FAILED'}`
   );
 }

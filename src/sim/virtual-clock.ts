@@ -100,6 +100,24 @@ export class Scheduler {
     return true;
   }
 
+  /**
+   * Runs the simulation until `promise` settles, within `boundMs` of virtual
+   * time (else SimLimitError), and returns its outcome.
+   */
+  async drive<T>(promise: Promise<T>, boundMs: number): Promise<T> {
+    let outcome: { value: T } | { error: unknown } | undefined;
+    promise.then(
+      (value) => (outcome = { value }),
+      (error: unknown) => (outcome = { error }),
+    );
+    if (!(await this.runUntil(() => outcome !== undefined, this.nowMs + boundMs))) {
+      throw new SimLimitError(`a promise did not settle within ${boundMs} ms of virtual time`);
+    }
+    const settled = outcome as { value: T } | { error: unknown };
+    if ('error' in settled) throw settled.error;
+    return settled.value;
+  }
+
   /** Lets `durationMs` of virtual time pass, running everything due. */
   async runFor(durationMs: number): Promise<void> {
     await this.runUntil(() => false, this.nowMs + durationMs);

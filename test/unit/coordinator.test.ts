@@ -103,4 +103,53 @@ describe('coordinator over an in-process cluster', () => {
       expect(reply.type).toBe('error');
     }
   });
+
+  it('sloppy quorum: with two primaries down a w=2 write goes to a fallback with a hint; pw=2 fails', async () => {
+    cluster = await LocalCluster.create(5);
+    const pl = cluster.node('n1').preflist('cart');
+    const [p1, p2, p3] = pl.primaries as [string, string, string];
+    cluster.down.add(p2);
+    cluster.down.add(p3);
+    await cluster.node(p1).put('cart', { value: text('a'), contentType: 'text/plain', context: [] }, write);
+    const strict = await cluster.node(p1).put('cart', { value: text('b'), contentType: 'text/plain', context: [] }, { ...write, pw: 2 }).catch((e: unknown) => e);
+    expect((strict as DynakvError).code).toBe('quorum_not_met');
+    expect((strict as DynakvError).details).toMatchObject({ required: 2, acknowledged: 1 });
+    const holders = [...cluster.nodes.values()].filter((n) => n.hints.stats().pending > 0);
+    expect(holders.length).toBeGreaterThan(0);
+    for (const h of holders) expect(pl.fallbacks).toContain(h.id);
+    // A read at r=2 is answered by the primary and a fallback holding the hint.
+    expect(values(await cluster.node(p1).get('cart', read))).toEqual(['a', 'b']);
+    // Owners come back: one delivery round hands every hint over, and the queues empty.
+    cluster.down.clear();
+    for (const h of holders) h.handoff.round();
+    await new Promise((r) => setTimeout(r, 20));
+    for (const id of [p2, p3]) expect(values(cluster.node(id).localGet('cart'))).toEqual(['a', 'b']);
+    for (const n of cluster.nodes.values()) expect(n.hints.stats().pending).toBe(0);
+  });
+
+  it('with 4 of 5 nodes down the last one takes a w=1 write and hands it to all primaries later', async () => {
+    cluster = await LocalCluster.create(5);
+    const pl = cluster.node('n1').preflist('lonely');
+    const survivor = pl.fallbacks[pl.fallbacks.length - 1]!;
+    for (const id of cluster.nodes.keys()) if (id !== survivor) cluster.down.add(id);
+    await cluster.node(survivor).put('lonely', { value: text('x'), contentType: 'text/plain', context: [] }, { ...write, w: 1 });
+    expect(cluster.node(survivor).coordinator.fallbackCoordinated).toBe(1);
+    expect(cluster.node(survivor).hints.stats().pending).toBeGreaterThan(0);
+    cluster.down.clear();
+    for (let i = 0; i < 3; i++) {
+      for (const n of cluster.nodes.values()) n.handoff.round();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const id of pl.primaries) expect(values(cluster.node(id).localGet('lonely'))).toEqual(['x']);
+  });
+
+  it('with hinted handoff off a failed primary is not replaced', async () => {
+    cluster = await LocalCluster.create(5, 3, 64, { hintedHandoff: false });
+    const pl = cluster.node('n1').preflist('strict');
+    cluster.down.add(pl.primaries[1]!);
+    cluster.down.add(pl.primaries[2]!);
+    const failure = await cluster.node(pl.primaries[0]!).put('strict', { value: text('a'), contentType: 'text/plain', context: [] }, write).catch((e: unknown) => e);
+    expect((failure as DynakvError).code).toBe('quorum_not_met');
+    for (const n of cluster.nodes.values()) expect(n.hints.stats().pending).toBe(0);
+  });
 });

@@ -155,11 +155,12 @@ describe.each(harnesses)('Store contract: %s', (_name, makeHarness) => {
     await Promise.all(keys.map((k) => store.put(4, k, objectOf(k))));
     const seen: string[] = [];
     let after: string | undefined;
-    for (;;) {
-      const page = store.scan(4, after, 10);
-      if (page.length === 0) break;
-      seen.push(...keysOf(page));
-      after = page[page.length - 1]!.key;
+    const PAGES_MAX = 10; // bounded: a scan that repeats its afterKey must fail, not spin
+    for (let page = 0; page < PAGES_MAX; page++) {
+      const rows = store.scan(4, after, 10);
+      if (rows.length === 0) break;
+      seen.push(...keysOf(rows));
+      after = rows[rows.length - 1]!.key;
     }
     expect(seen).toEqual(byteOrder(keys));
   });
@@ -228,6 +229,12 @@ describe.each(harnesses)('Store contract: %s', (_name, makeHarness) => {
     expect(() => store.get(65536, 'k')).toThrow(RangeError);
     expect(() => store.get(-1, 'k')).toThrow(RangeError);
     expect(() => store.scan(1.5, undefined, 1)).toThrow(RangeError);
+  });
+
+  it('rejects a key with a lone surrogate, which has no UTF-8 form', () => {
+    // Encoded, '\uD800' and '\uDC00' would both become U+FFFD and share one record.
+    expect(() => store.get(0, 'a\uD800')).toThrow(RangeError);
+    expect(() => store.put(0, '\uDC00', objectOf('x'))).toThrow(RangeError);
   });
 
   it('keeps large values intact across later reads', async () => {
@@ -300,7 +307,8 @@ describe('LmdbStore on disk', () => {
     const writes = Array.from({ length: 50 }, (_, i) => store.put(0, `k${i}`, objectOf(`v${i}`)));
     await store.close();
     await Promise.all(writes);
-    expect(() => store.put(0, 'x', objectOf('x'))).toThrow(/closed/);
+    await expect(store.put(0, 'x', objectOf('x'))).rejects.toThrow(/closed/);
+    await expect(store.putMeta('x', new Uint8Array(1))).rejects.toThrow(/closed/);
     expect(openStore().scan(0, undefined, 100)).toHaveLength(50);
   });
 

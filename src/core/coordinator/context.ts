@@ -2,6 +2,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { Transport } from '../../ports/transport.js';
 import type { NodeId } from '../messages.js';
 import type { Placement } from '../ring/placement.js';
+import type { HintQueue } from '../handoff/hint-queue.js';
 import type { Replica } from '../replica/replica.js';
 import type { ActorId } from '../version/types.js';
 
@@ -17,4 +18,8 @@ export interface CoordinatorDeps {
   /** Liveness as the membership sees it: dead members are skipped, not waited for. */
   isAvailable(node: NodeId): boolean;
   readonly siblingsMax: number;
+  /** Hints this node holds as a fallback. */
+  readonly hints: HintQueue;
+  /** Sloppy quorum: use fallbacks (with hints) for failed primaries (`--hinted-handoff on`). */
+  readonly sloppyQuorum: boolean;
 }

@@ -25,19 +25,20 @@ export interface WriteRequest {
 export class Coordinator {
   readonly repairs = new ReadRepairStats();
   forwarded = 0;
+  fallbackCoordinated = 0;
 
-  constructor(private readonly deps: CoordinatorDeps) {}
+  constructor(readonly deps: CoordinatorDeps) {}
 
   async get(key: string, quorum: ReadQuorum): Promise<VersionedObject | undefined> {
     const where = this.deps.placement.locate(key);
-    return readQuorum(this.deps, this.repairs, where.partition, key, where.primaries, quorum);
+    return readQuorum(this.deps, this.repairs, where.partition, key, where, quorum);
   }
 
   async put(key: string, write: WriteRequest, quorum: WriteQuorum): Promise<VersionedObject> {
     const where = this.deps.placement.locate(key);
     const next: NewValue = { value: write.value, contentType: write.contentType, deleted: false, lastModifiedMs: this.deps.clock.now() };
     if (where.primaries.includes(this.deps.self)) return this.coordinateWrite(where, key, write.context, next, quorum);
-    return this.forward(where, {
+    const forwarded = await this.forward(where, {
       op: 'put',
       key,
       value: write.value,
@@ -45,13 +46,14 @@ export class Coordinator {
       context: write.context.map(([a, c]) => [a, c]),
       ...quorum,
     }, quorum);
+    return forwarded ?? this.coordinateAsFallback(where, key, () => this.coordinateWrite(where, key, write.context, next, quorum), quorum);
   }
 
   /** A tombstone with `context`, or with the context read at `r` when the client gave none. */
   async delete(key: string, context: VersionVector | undefined, quorum: WriteQuorum & { r: number; pr: number }): Promise<VersionedObject> {
     const where = this.deps.placement.locate(key);
     if (!where.primaries.includes(this.deps.self)) {
-      return this.forward(where, {
+      const forwarded = await this.forward(where, {
         op: 'delete',
         key,
         context: context === undefined ? null : context.map(([a, c]) => [a, c]),
@@ -61,6 +63,7 @@ export class Coordinator {
         pr: quorum.pr,
         timeoutMs: quorum.timeoutMs,
       }, quorum);
+      return forwarded ?? this.coordinateAsFallback(where, key, () => this.deleteHere(where, key, context, quorum), quorum);
     }
     return this.deleteHere(where, key, context, quorum);
   }
@@ -72,7 +75,7 @@ export class Coordinator {
       let object: VersionedObject | undefined;
       switch (request.op) {
         case 'get':
-          object = await readQuorum(this.deps, this.repairs, where.partition, request.key, where.primaries, request);
+          object = await readQuorum(this.deps, this.repairs, where.partition, request.key, where, request);
           break;
         case 'put': {
           const next: NewValue = { value: request.value, contentType: request.contentType, deleted: false, lastModifiedMs: this.deps.clock.now() };
@@ -95,7 +98,7 @@ export class Coordinator {
   private async deleteHere(where: Preflist, key: string, context: VersionVector | undefined, quorum: WriteQuorum & { r: number; pr: number }): Promise<VersionedObject> {
     let seen = context;
     if (seen === undefined) {
-      const read = await readQuorum(this.deps, this.repairs, where.partition, key, where.primaries, { ...quorum, repairSync: false });
+      const read = await readQuorum(this.deps, this.repairs, where.partition, key, where, { ...quorum, repairSync: false });
       seen = read?.vv ?? [];
     }
     const tombstone: NewValue = { value: new Uint8Array(0), contentType: 'application/octet-stream', deleted: true, lastModifiedMs: this.deps.clock.now() };
@@ -105,15 +108,15 @@ export class Coordinator {
   private coordinateWrite(where: Preflist, key: string, context: VersionVector, next: NewValue, quorum: WriteQuorum): Promise<VersionedObject> {
     const local = this.deps.replica.read(where.partition, key);
     const object = update(local, context, this.deps.actor, next, this.deps.siblingsMax);
-    return replicateWrite(this.deps, where.partition, key, object, where.primaries, quorum);
+    return replicateWrite(this.deps, where.partition, key, object, where, quorum);
   }
 
   /**
-   * Hands a write to the first reachable primary. A primary that cannot be
-   * reached is skipped; one that answers with an error is final (retrying
-   * elsewhere could apply the write twice as two siblings).
+   * Hands a write to the first reachable primary; undefined when none is. A
+   * primary that cannot be reached is skipped; one that answers with an error
+   * is final (retrying elsewhere could apply the write twice as two siblings).
    */
-  private async forward(where: Preflist, request: ForwardedOp, quorum: WriteQuorum): Promise<VersionedObject> {
+  private async forward(where: Preflist, request: ForwardedOp, quorum: WriteQuorum): Promise<VersionedObject | undefined> {
     this.forwarded++;
     for (const target of where.primaries) {
       if (!this.deps.isAvailable(target)) continue;
@@ -129,10 +132,25 @@ export class Coordinator {
       }
       throw new DynakvError('internal', `unexpected reply ${reply.type} from ${target}`);
     }
-    throw new DynakvError('quorum_not_met', `no primary of partition ${where.partition} could be reached to coordinate the write`, {
-      required: quorum.w,
-      acknowledged: 0,
-    });
+    return undefined;
+  }
+
+  /**
+   * No primary could be reached: with sloppy quorum this node coordinates
+   * itself (DESIGN §5: the first reachable fallback), its copies going to
+   * fallbacks as hints; without it the write cannot be taken.
+   */
+  private coordinateAsFallback(where: Preflist, key: string, write: () => Promise<VersionedObject>, quorum: WriteQuorum): Promise<VersionedObject> {
+    if (this.deps.sloppyQuorum) {
+      this.fallbackCoordinated++;
+      return write();
+    }
+    return Promise.reject(
+      new DynakvError('quorum_not_met', `no primary of partition ${where.partition} could be reached to coordinate the write`, {
+        required: quorum.w,
+        acknowledged: 0,
+      }),
+    );
   }
 }
 

@@ -1,10 +1,12 @@
 import { LIMITS } from '../limits.js';
 import type { NodeId } from '../messages.js';
+import type { Preflist } from '../ring/ring.js';
 import { fromWire, toWire } from '../version/codec.js';
 import { EMPTY_OBJECT, isBehind, merge } from '../version/dvv.js';
 import type { VersionedObject } from '../version/types.js';
 import type { CoordinatorDeps } from './context.js';
 import { QuorumCount } from './quorum.js';
+import { Substitutes } from './substitutes.js';
 import { quorumNotMet } from './write-path.js';
 
 export interface ReadQuorum {
@@ -24,21 +26,24 @@ export class ReadRepairStats {
 type Answer = VersionedObject | null;
 
 /**
- * Asks every primary; answers with the merge of the first `r` answers (`pr`
- * primaries). When all have answered (or the timeout passes) the merge of
- * everything heard goes back to each replica found behind: read repair,
- * awaited before answering only with `repairSync`.
+ * Asks the key's N replica slots (each primary, or for a failed one the next
+ * available fallback); answers with the merge of the first `r` answers (`pr`
+ * of them from primaries). Once all have answered (or the timeout passed) the
+ * merge of everything heard goes back to each primary found behind: read
+ * repair, awaited before answering only with `repairSync`.
  */
 export function readQuorum(
   deps: CoordinatorDeps,
   repairs: ReadRepairStats,
   partition: number,
   key: string,
-  primaries: readonly NodeId[],
+  where: Preflist,
   quorum: ReadQuorum,
 ): Promise<VersionedObject | undefined> {
   const answers = new Map<NodeId, Answer>();
-  const count = new QuorumCount(quorum.r, quorum.pr, primaries.length, primaries.length);
+  const primaryAnswers = new Map<NodeId, Answer>();
+  const count = new QuorumCount(quorum.r, quorum.pr, where.primaries.length, where.primaries.length);
+  const substitutes = new Substitutes(deps, where.fallbacks);
   return new Promise<VersionedObject | undefined>((resolve, reject) => {
     let answered = false;
     let closed = false;
@@ -54,31 +59,45 @@ export function readQuorum(
       deps.clock.clearTimer(timer);
       if (!count.met()) return reply(quorumNotMet(count, 'read'));
       const merged = mergeAnswers(answers);
-      const repaired = repairReplicas(deps, repairs, partition, key, answers, merged);
+      const repaired = repairReplicas(deps, repairs, partition, key, primaryAnswers, merged);
       if (quorum.repairSync) repaired.then(() => reply(merged), () => reply(merged));
       else reply(merged);
     };
-    const onAnswer = (from: NodeId, answer: Answer | Error): void => {
+    const onAnswer = (owner: NodeId, from: NodeId, answer: Answer | Error): void => {
       if (closed) return;
-      if (answer instanceof Error) count.fail(true);
-      else {
+      if (answer instanceof Error) {
+        const next = substitutes.next();
+        if (next !== undefined) return ask(owner, next);
+        count.fail(true);
+      } else {
         answers.set(from, answer);
-        count.ack(true);
+        if (owner === from) primaryAnswers.set(from, answer);
+        count.ack(owner === from);
       }
       if (count.met() && !quorum.repairSync) reply(mergeAnswers(answers));
       if (count.complete()) close();
     };
-    const timer = deps.clock.setTimer(quorum.timeoutMs, close);
-    for (const target of primaries) {
+    const ask = (owner: NodeId, target: NodeId): void => {
+      const fallback = owner !== target;
       if (target === deps.self) {
-        onAnswer(target, deps.replica.read(partition, key) ?? null);
+        onAnswer(owner, target, localAnswer(deps, partition, key, fallback));
       } else if (!deps.isAvailable(target)) {
-        onAnswer(target, new Error('unavailable'));
+        onAnswer(owner, target, new Error('unavailable'));
       } else {
-        askReplica(deps, target, partition, key, quorum.timeoutMs).then((a) => onAnswer(target, a));
+        askReplica(deps, target, partition, key, fallback, quorum.timeoutMs).then((a) => onAnswer(owner, target, a));
       }
-    }
+    };
+    const timer = deps.clock.setTimer(quorum.timeoutMs, close);
+    for (const owner of where.primaries) ask(owner, owner);
   });
+}
+
+/** This node's answer: its stored copy, plus, as a fallback, what it holds in hints. */
+export function localAnswer(deps: CoordinatorDeps, partition: number, key: string, withHints: boolean): Answer {
+  const stored = deps.replica.read(partition, key);
+  const hinted = withHints ? deps.hints.objectFor(partition, key) : undefined;
+  if (hinted === undefined) return stored ?? null;
+  return stored === undefined ? hinted : merge(stored, hinted);
 }
 
 async function askReplica(
@@ -86,10 +105,12 @@ async function askReplica(
   target: NodeId,
   partition: number,
   key: string,
+  fallback: boolean,
   timeoutMs: number,
 ): Promise<Answer | Error> {
   try {
-    const reply = await deps.transport.request(target, { type: 'read', partition, key }, timeoutMs);
+    const message = { type: 'read' as const, partition, key, ...(fallback ? { hints: true } : {}) };
+    const reply = await deps.transport.request(target, message, timeoutMs);
     if (reply.type !== 'object') return new Error(`unexpected reply ${reply.type}`);
     return reply.object === null ? null : fromWire(reply.object);
   } catch (error) {

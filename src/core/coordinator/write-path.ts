@@ -1,9 +1,11 @@
 import { DynakvError } from '../errors.js';
 import type { NodeId } from '../messages.js';
-import { toWire } from '../version/codec.js';
+import type { Preflist } from '../ring/ring.js';
+import { toWire, type WireObject } from '../version/codec.js';
 import type { VersionedObject } from '../version/types.js';
 import type { CoordinatorDeps } from './context.js';
 import { QuorumCount } from './quorum.js';
+import { Substitutes } from './substitutes.js';
 
 export interface WriteQuorum {
   w: number;
@@ -12,22 +14,25 @@ export interface WriteQuorum {
 }
 
 /**
- * Stores `object` locally and sends it to the other replicas; resolves once `w`
- * acknowledged (`pw` of them primaries), rejects with quorum_not_met once every
- * replica has answered short of that, or the timeout passes. Replicas that answer later still
- * apply the write: the request's outcome never cancels replication.
+ * Sends `object` to the key's N replica slots: each primary, or, when a primary
+ * is down or fails, the next available fallback with a hint naming it (sloppy
+ * quorum). Resolves once `w` slots acknowledged durably (`pw` of them by their
+ * primaries); otherwise rejects with quorum_not_met after every slot answered
+ * or the timeout passed. The request's outcome never cancels replication:
+ * slots still in flight finish, and fail over to fallbacks, in the background.
  */
 export function replicateWrite(
   deps: CoordinatorDeps,
   partition: number,
   key: string,
   object: VersionedObject,
-  primaries: readonly NodeId[],
+  where: Preflist,
   quorum: WriteQuorum,
 ): Promise<VersionedObject> {
-  const others = primaries.filter((id) => id !== deps.self);
-  const selfIsPrimary = others.length !== primaries.length;
-  const count = new QuorumCount(quorum.w, quorum.pw, others.length + 1, primaries.length);
+  const slots = where.primaries;
+  const count = new QuorumCount(quorum.w, quorum.pw, slots.length, slots.length);
+  const substitutes = new Substitutes(deps, where.fallbacks);
+  let wire: WireObject | undefined;
   return new Promise<VersionedObject>((resolve, reject) => {
     let settled = false;
     const finish = (): void => {
@@ -37,30 +42,43 @@ export function replicateWrite(
       if (count.met()) resolve(object);
       else reject(quorumNotMet(count, 'write'));
     };
-    const answer = (primary: boolean, ok: boolean): void => {
-      if (settled) return;
-      if (ok) count.ack(primary);
-      else count.fail(primary);
-      // A doomed write still waits for the replicas in flight (bounded by the
+    const slotDone = (byPrimary: boolean, ok: boolean): void => {
+      if (ok) count.ack(byPrimary);
+      else count.fail(true);
+      // A doomed write still waits for the slots in flight (bounded by the
       // timeout), so `acknowledged` tells the client how much of it was applied.
       if (count.met() || count.complete()) finish();
     };
-    const timer = deps.clock.setTimer(quorum.timeoutMs, finish);
-    deps.replica.apply(partition, key, object).then(
-      () => answer(selfIsPrimary, true),
-      () => answer(selfIsPrimary, false),
-    );
-    if (others.length === 0) return;
-    const message = { type: 'replicate' as const, partition, key, object: toWire(object) };
-    for (const target of others) {
-      if (!deps.isAvailable(target)) {
-        answer(true, false);
-        continue;
+    const failOver = (owner: NodeId): void => {
+      const next = substitutes.next();
+      if (next !== undefined) return send(owner, next);
+      // No fallback left: keep a hint here anyway so the owner still gets the
+      // write when it returns, but it does not count: one node is one ack.
+      if (deps.sloppyQuorum && owner !== deps.self) {
+        deps.hints.add(owner, partition, key, object, deps.clock.now()).catch(() => undefined);
       }
+      slotDone(true, false);
+    };
+    const send = (owner: NodeId, target: NodeId): void => {
+      const hinted = owner !== target;
+      if (target === deps.self) {
+        const stored = hinted
+          ? deps.hints.add(owner, partition, key, object, deps.clock.now())
+          : deps.replica.apply(partition, key, object);
+        stored.then(() => slotDone(!hinted, true), () => failOver(owner));
+        return;
+      }
+      wire ??= toWire(object);
+      const message = { type: 'replicate' as const, partition, key, object: wire, ...(hinted ? { hint: owner } : {}) };
       deps.transport.request(target, message, quorum.timeoutMs).then(
-        (reply) => answer(true, reply.type === 'ack'),
-        () => answer(true, false),
+        (reply) => (reply.type === 'ack' ? slotDone(!hinted, true) : failOver(owner)),
+        () => failOver(owner),
       );
+    };
+    const timer = deps.clock.setTimer(quorum.timeoutMs, finish);
+    for (const owner of slots) {
+      if (owner === deps.self || deps.isAvailable(owner)) send(owner, owner);
+      else failOver(owner);
     }
   });
 }

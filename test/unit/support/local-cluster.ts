@@ -30,7 +30,7 @@ export class LocalCluster {
   readonly down = new Set<NodeId>();
   private readonly clock = new SystemClock();
 
-  static async create(size: number, replicas = 3, partitions = 64): Promise<LocalCluster> {
+  static async create(size: number, replicas = 3, partitions = 64, options: { hintedHandoff?: boolean } = {}): Promise<LocalCluster> {
     const cluster = new LocalCluster();
     const hasher = await createHasher();
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
@@ -51,6 +51,7 @@ export class LocalCluster {
           siblingsMax: 100,
           valueBytesMax: 1024 * 1024,
           incarnation: 1,
+          hintedHandoff: options.hintedHandoff ?? true,
           knownMembers: members,
         },
         { store, transport: cluster.transportFor(id), clock: cluster.clock, random: new StepRandom(), hasher, persistMembers: () => undefined },
