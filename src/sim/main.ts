@@ -16,6 +16,7 @@ const USAGE = `usage: npm run sim -- [--seed S | --seeds K [--from F]] [options]
   --steps N        client iterations (read + add) per round (default ${SIM_DEFAULTS.steps})
   --rounds R       safety+liveness rounds (default ${SIM_DEFAULTS.rounds})
   --r R --w W      workload quorums (default: majority of N)
+  --skew-max-ms M  largest clock skew the nemesis sets (default ${SIM_DEFAULTS.skewMsMax})
   --no-faults      run without the nemesis
   --trace-log      print every trace line to stderr
   --verbose        print the last trace lines of a failed seed`;
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
       rounds: { type: 'string' },
       r: { type: 'string' },
       w: { type: 'string' },
+      'skew-max-ms': { type: 'string' },
       'no-faults': { type: 'boolean', default: false },
       'trace-log': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -60,8 +62,9 @@ async function main(): Promise<number> {
     ['rounds', values.rounds],
     ['r', values.r],
     ['w', values.w],
+    ['skewMsMax', values['skew-max-ms']],
   ];
-  for (const [name, text] of ints) if (text !== undefined) (base as Record<string, number>)[name] = integer(text, `--${name}`);
+  for (const [name, text] of ints) if (text !== undefined) (base as Record<string, number>)[name] = integer(text, `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   if (values['trace-log']) base.traceSink = (line) => process.stderr.write(`${line}\n`);
 
   const unhandled: string[] = [];

@@ -35,6 +35,8 @@ export interface SimOptions {
   w?: number;
   /** false: no nemesis (a fault-free baseline). */
   faults: boolean;
+  /** Largest clock skew the nemesis sets on a node, either direction. */
+  skewMsMax: number;
   /** Receives every trace line (`--trace-log`). */
   traceSink?: (line: string) => void;
 }
@@ -48,6 +50,7 @@ export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
   steps: 200,
   rounds: 1,
   faults: true,
+  skewMsMax: 120_000,
 };
 
 /** Bounds of the phases, in virtual ms. */
@@ -65,6 +68,8 @@ const SETTLE_MS = 5_000;
  * gets before the checker falls back to read repair.
  */
 const PASSIVE_REPAIR_MS = 2_000;
+/** Hinted handoff must hand every hint back within this, once every node is up. */
+const HINT_DRAIN_MS_MAX = 30_000;
 /** Read-repair sweeps (every key read at r=all, repair=sync) before convergence is declared failed. */
 const REPAIR_SWEEPS_MAX = 5;
 const REPAIR_READ_TIMEOUT_MS = 2_000;
@@ -72,8 +77,8 @@ const CLIENT_SLACK_MS = 2_000;
 
 /** Client timing: coordinator timeout 1 s (?timeout=1000), think time between iterations. */
 const WORKLOAD_TIMING = { timeoutMs: 1000, clientSlackMs: CLIENT_SLACK_MS, thinkMsMin: 10, thinkMsMax: 200 } as const;
-/** A fault every 0.2–1.5 s, lasting 0.3–5 s; clock skew up to ±2 min. */
-const NEMESIS_TIMING = { faultIntervalMsMin: 200, faultIntervalMsMax: 1500, faultDurationMsMin: 300, faultDurationMsMax: 5000, skewMsMax: 120_000 } as const;
+/** A fault every 0.2–1.5 s, lasting 0.3–5 s. */
+const NEMESIS_TIMING = { faultIntervalMsMin: 200, faultIntervalMsMax: 1500, faultDurationMsMin: 300, faultDurationMsMax: 5000 } as const;
 
 export interface SimResult {
   seed: number;
@@ -146,7 +151,7 @@ class SimRun {
     const workloadConfig: WorkloadConfig = { clients: options.clients, keys: options.keys, steps: options.steps, r, w: this.w, ...WORKLOAD_TIMING };
     this.workload = new Workload(cluster, root.fork('workload'), workloadConfig, (where, object) => this.sawObject(where, object));
     const downMax = Math.max(0, Math.min(2, Math.floor((options.nodes - 1) / 2)));
-    this.nemesis = new Nemesis(cluster, root.fork('nemesis'), { ...NEMESIS_TIMING, downMax, wipes: true });
+    this.nemesis = new Nemesis(cluster, root.fork('nemesis'), { ...NEMESIS_TIMING, downMax, wipes: true, skewMsMax: options.skewMsMax });
   }
 
   async execute(): Promise<void> {
@@ -187,6 +192,9 @@ class SimRun {
       return false;
     }
     this.repair = await repairAll(this.cluster, this.workload.keys, this.checkerRandom);
+    if (!(await this.scheduler.runUntil(() => hintsPending(this.cluster) === 0, this.scheduler.nowMs + HINT_DRAIN_MS_MAX))) {
+      this.failures.push(`liveness: ${hintsPending(this.cluster)} hints still pending ${HINT_DRAIN_MS_MAX} ms after repair, with every node up`);
+    }
     return true;
   }
 
@@ -247,6 +255,13 @@ class SimRun {
       recentTrace: this.scheduler.trace.recent(),
     };
   }
+}
+
+/** Hints held by all nodes together (0 when the core has no hinted handoff). */
+function hintsPending(cluster: SimCluster): number {
+  let pending = 0;
+  for (const id of cluster.ids) pending += cluster.node(id)?.status().hints.pending ?? 0;
+  return pending;
 }
 
 /** Every node up knows every node as a member and computes the same ring. */
