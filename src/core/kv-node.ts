@@ -14,7 +14,9 @@ import { localAnswer } from './coordinator/read-path.js';
 import { MemberTable } from './membership/member-table.js';
 import type { MemberInfo, NodeId, PeerReply } from './messages.js';
 import { parsePeerRequest } from './peer-protocol.js';
+import { REAPER_DEFAULTS, TombstoneReaper } from './replica/reaper.js';
 import { Replica } from './replica/replica.js';
+import { DotClock } from './version/dot-clock.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
 import { fromWire, toWire } from './version/codec.js';
@@ -35,6 +37,8 @@ export interface KvNodeConfig {
   incarnation: number;
   /** Sloppy quorum and hint delivery (`--hinted-handoff on|off`). */
   hintedHandoff?: boolean;
+  /** Tombstones younger than this are never reaped (default 1 h). */
+  tombstoneGraceMs?: number;
   /** Hint window in ms (default 3 h). */
   hintWindowMs?: number;
   /** Membership remembered from the last run, so a restarted node knows the ring at once. */
@@ -65,6 +69,7 @@ export class KvNode {
   readonly coordinator: Coordinator;
   readonly hints: HintQueue;
   readonly handoff: HintedHandoff;
+  readonly reaper: TombstoneReaper;
   private readonly startedAtMs: number;
 
   constructor(
@@ -85,6 +90,10 @@ export class KvNode {
       ...HANDOFF_DEFAULTS,
       hintWindowMs: config.hintWindowMs ?? HANDOFF_DEFAULTS.hintWindowMs,
     });
+    this.reaper = new TombstoneReaper(
+      { self: config.id, store: deps.store, transport: deps.transport, clock: deps.clock, placement: this.placement, isAvailable: (id) => this.isAvailable(id) },
+      { ...REAPER_DEFAULTS, graceMs: config.tombstoneGraceMs ?? REAPER_DEFAULTS.graceMs },
+    );
     this.coordinator = new Coordinator({
       self: config.id,
       actor: config.actor,
@@ -96,6 +105,7 @@ export class KvNode {
       siblingsMax: config.siblingsMax,
       hints: this.hints,
       sloppyQuorum: hintedHandoff,
+      dotClock: new DotClock(deps.store),
     });
   }
 
@@ -119,11 +129,13 @@ export class KvNode {
   start(): void {
     this.membership.start();
     if (this.config.hintedHandoff ?? true) this.handoff.start();
+    this.reaper.start();
   }
 
   stop(): void {
     this.membership.stop();
     this.handoff.stop();
+    this.reaper.stop();
   }
 
   ready(): boolean {
@@ -170,6 +182,7 @@ export class KvNode {
       storage: { keys: stats.keys, bytes: stats.bytes },
       transfers: { active: 0, pending: 0 },
       ring: { version: this.placement.ring.version, partitionsOwned: this.placement.ring.owners.filter((o) => o === this.config.id).length },
+      tombstones: { reaped: this.reaper.reaped, skipped: this.reaper.skipped },
       coordinator: { forwarded: this.coordinator.forwarded, readRepairs: this.coordinator.repairs.sent, readRepairsSkipped: this.coordinator.repairs.skipped },
     };
   }
@@ -192,6 +205,9 @@ export class KvNode {
           const object = localAnswer(this.coordinator.deps, message.partition, message.key, message.hints === true);
           return { type: 'object', object: object === null ? null : toWire(object) };
         }
+        case 'reap':
+          await this.reaper.reapLocal(message.partition, message.key, message.object);
+          return { type: 'ack' };
         case 'coordinate':
           return await this.coordinator.coordinateForwarded(message.request);
         case 'members':

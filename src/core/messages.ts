@@ -46,6 +46,8 @@ export type PeerRequest =
   | { type: 'replicate'; partition: number; key: string; object: WireObject; hint?: NodeId }
   /** Return this replica's object for `key`; with `hints`, merged with hints held for it (a fallback read). */
   | { type: 'read'; partition: number; key: string; hints?: boolean }
+  /** Drop this exact tombstone (every primary holds it and its grace period passed). */
+  | { type: 'reap'; partition: number; key: string; object: WireObject }
   /** Coordinate a client operation (sent by a node outside the preference list). */
   | { type: 'coordinate'; request: ForwardedOp }
   /** Push-pull of the membership view. */

@@ -20,6 +20,8 @@ export function parsePeerRequest(input: unknown): PeerRequest {
       };
     case 'read':
       return { type: 'read', partition: partition(m.partition), key: key(m.key), ...(m.hints === true ? { hints: true } : {}) };
+    case 'reap':
+      return { type: 'reap', partition: partition(m.partition), key: key(m.key), object: m.object as never };
     case 'coordinate':
       return { type: 'coordinate', request: forwardedOp(m.request) };
     case 'members': {

@@ -64,6 +64,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         valueBytesMax: options.maxValueBytes,
         incarnation,
         hintedHandoff: options.hintedHandoff,
+        tombstoneGraceMs: options.tombstoneGraceMs,
         knownMembers: loadMembers(store),
       },
       { store, transport, clock, random, hasher, hintLog, persistMembers: (m) => saveMembers(store, m, log) },

@@ -150,13 +150,44 @@ export function objectViolations(where: string, object: VersionedObject, context
   return out;
 }
 
-/** Every object in every node's store (primaries or not, up or down). */
-export function storeViolations(cluster: SimCluster, contextOf: (value: string) => VersionVector | undefined): string[] {
+/**
+ * A dot names exactly one write: the same (key, actor, counter) must carry the
+ * same value everywhere it is ever seen (client reads, put results, stores,
+ * hints). Two values under one dot means one of them is silently dropped by
+ * the next merge (pickSameDot keeps one): a lost write that no other check
+ * can attribute.
+ */
+export class DotRegistry {
+  private readonly values = new Map<string, { fingerprint: string; where: string }>();
+  readonly violations: string[] = [];
+
+  observe(where: string, key: string, object: VersionedObject): void {
+    for (const s of object.siblings) {
+      const dot = `${key}\u0000${s.dot.actor}:${s.dot.counter}`;
+      const fingerprint = `${s.deleted ? 'tombstone' : 'value'} ${Buffer.from(s.value).toString('utf8')}`;
+      const seen = this.values.get(dot);
+      if (seen === undefined) this.values.set(dot, { fingerprint, where });
+      else if (seen.fingerprint !== fingerprint && this.violations.length < VIOLATIONS_LISTED_MAX) {
+        this.violations.push(
+          `dot ${s.dot.actor}:${s.dot.counter} of ${key} names two writes: ${seen.fingerprint.slice(0, 60)} (${seen.where}) and ${fingerprint.slice(0, 60)} (${where})`,
+        );
+      }
+    }
+  }
+}
+
+/** Every object in every node's store and hint log (primaries or not, up or down). */
+export function storeViolations(cluster: SimCluster, contextOf: (value: string) => VersionVector | undefined, dots: DotRegistry): string[] {
   const out: string[] = [];
   for (const id of cluster.ids) {
     forEachObject(cluster, id, (partition, key, object) => {
       out.push(...objectViolations(`${id} p${partition} ${key}`, object, contextOf));
+      dots.observe(`${id} store`, key, object);
     });
+    for (const hint of cluster.host(id).hintLog.load()) {
+      out.push(...objectViolations(`${id} hint for ${hint.target} ${hint.key}`, hint.object, contextOf));
+      dots.observe(`${id} hint for ${hint.target}`, hint.key, hint.object);
+    }
   }
   return out;
 }

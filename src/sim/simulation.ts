@@ -1,6 +1,6 @@
 import { assert } from '../core/assert.js';
 import type { VersionedObject } from '../core/version/types.js';
-import { checkSet, convergenceViolations, listed, objectViolations, setViolations, storeViolations, type SetReport } from './checkers.js';
+import { checkSet, convergenceViolations, DotRegistry, listed, objectViolations, setViolations, storeViolations, type SetReport } from './checkers.js';
 import { LIMITS } from '../core/limits.js';
 import { SimCluster, type ClusterConfig } from './cluster.js';
 import { Nemesis } from './nemesis.js';
@@ -135,6 +135,7 @@ class SimRun {
   private repair = { how: 'none', ms: 0 };
   private set: SetReport | undefined;
   private siblingsMax = 0;
+  private readonly dots = new DotRegistry();
 
   constructor(
     private readonly options: SimOptions,
@@ -149,7 +150,7 @@ class SimRun {
     this.scheduler = cluster.scheduler;
     this.checkerRandom = root.fork('checker');
     const workloadConfig: WorkloadConfig = { clients: options.clients, keys: options.keys, steps: options.steps, r, w: this.w, ...WORKLOAD_TIMING };
-    this.workload = new Workload(cluster, root.fork('workload'), workloadConfig, (where, object) => this.sawObject(where, object));
+    this.workload = new Workload(cluster, root.fork('workload'), workloadConfig, (where, key, object) => this.sawObject(where, key, object));
     const downMax = Math.max(0, Math.min(2, Math.floor((options.nodes - 1) / 2)));
     this.nemesis = new Nemesis(cluster, root.fork('nemesis'), { ...NEMESIS_TIMING, downMax, wipes: true, skewMsMax: options.skewMsMax });
   }
@@ -207,7 +208,8 @@ class SimRun {
     const adds = this.workload.adds.filter((add) => finalItems.has(add.key));
     this.set = checkSet(adds, finalItems, (add) => this.durable(add));
     this.failures.push(...setViolations(this.set));
-    this.failures.push(...storeViolations(this.cluster, (value) => this.workload.contextByValue.get(value)));
+    this.failures.push(...storeViolations(this.cluster, (value) => this.workload.contextByValue.get(value), this.dots));
+    this.failures.push(...this.dots.violations.splice(0));
   }
 
   /**
@@ -221,8 +223,9 @@ class SimRun {
     return !this.cluster.wipeTimesMs.some((wipeMs) => wipeMs >= add.startMs && wipeMs <= roundEndMs);
   }
 
-  private sawObject(where: string, object: VersionedObject): void {
+  private sawObject(where: string, key: string, object: VersionedObject): void {
     this.siblingsMax = Math.max(this.siblingsMax, object.siblings.length);
+    this.dots.observe(`${this.scheduler.nowMs} ${where}`, key, object);
     const violations = objectViolations(`${this.scheduler.nowMs} ${where}`, object, (value) => this.workload.contextByValue.get(value));
     this.failures.push(...violations);
   }

@@ -68,7 +68,7 @@ export class Workload {
     private readonly random: Prng,
     readonly config: WorkloadConfig,
     /** Every object a client saw (read results, put results), for invariant checks. */
-    private readonly onObject: (where: string, object: VersionedObject) => void,
+    private readonly onObject: (where: string, key: string, object: VersionedObject) => void,
   ) {
     assert(config.clients >= 1 && config.keys >= 1 && config.steps >= 0, 'workload: bad config');
     assert(config.thinkMsMin >= 0 && config.thinkMsMin <= config.thinkMsMax, 'workload: bad think time');
@@ -137,7 +137,7 @@ export class Workload {
       return;
     }
     this.reads.ok++;
-    if (read !== undefined) this.onObject(`read ${key}@${node}`, read);
+    if (read !== undefined) this.onObject(`read ${key}@${node}`, key, read);
     const item = `c${client}-${++this.nextItem[client]!}`;
     const items = [...itemsOf(read), item].sort();
     const value = JSON.stringify(items);
@@ -151,7 +151,7 @@ export class Workload {
         kv.put(key, { value: Buffer.from(value, 'utf8'), contentType: CONTENT_TYPE, context }, { w, pw: 0, timeoutMs }),
       );
       add.outcome = 'acked';
-      this.onObject(`put ${key}@${node}`, written);
+      this.onObject(`put ${item} ${key}@${node}`, key, written);
     } catch (error) {
       add.outcome = isDefiniteFailure(error) ? 'failed' : 'unknown';
       add.error = describe(error);

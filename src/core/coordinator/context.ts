@@ -4,6 +4,7 @@ import type { NodeId } from '../messages.js';
 import type { Placement } from '../ring/placement.js';
 import type { HintQueue } from '../handoff/hint-queue.js';
 import type { Replica } from '../replica/replica.js';
+import type { DotClock } from '../version/dot-clock.js';
 import type { ActorId } from '../version/types.js';
 
 /** What the coordinator needs from its node; injected so the simulator runs the same code. */
@@ -22,4 +23,6 @@ export interface CoordinatorDeps {
   readonly hints: HintQueue;
   /** Sloppy quorum: use fallbacks (with hints) for failed primaries (`--hinted-handoff on`). */
   readonly sloppyQuorum: boolean;
+  /** This actor's counter across keys (dots never repeat, even after reaping). */
+  readonly dotClock: DotClock;
 }

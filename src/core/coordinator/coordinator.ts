@@ -4,6 +4,7 @@ import type { Preflist } from '../ring/ring.js';
 import { fromWire, toWire, vectorFromWire } from '../version/codec.js';
 import { update, type NewValue } from '../version/dvv.js';
 import type { VersionedObject, VersionVector } from '../version/types.js';
+import { counterOf } from '../version/vector.js';
 import type { CoordinatorDeps } from './context.js';
 import { readQuorum, ReadRepairStats, type ReadQuorum } from './read-path.js';
 import { replicateWrite, type WriteQuorum } from './write-path.js';
@@ -105,9 +106,12 @@ export class Coordinator {
     return this.coordinateWrite(where, key, seen, tombstone, quorum);
   }
 
-  private coordinateWrite(where: Preflist, key: string, context: VersionVector, next: NewValue, quorum: WriteQuorum): Promise<VersionedObject> {
+  private async coordinateWrite(where: Preflist, key: string, context: VersionVector, next: NewValue, quorum: WriteQuorum): Promise<VersionedObject> {
+    const dots = this.deps.dotClock;
+    if (!dots.isReady) await dots.ready;
     const local = this.deps.replica.read(where.partition, key);
-    const object = update(local, context, this.deps.actor, next, this.deps.siblingsMax);
+    const object = update(local, context, this.deps.actor, next, this.deps.siblingsMax, dots.floor());
+    dots.minted(counterOf(object.vv, this.deps.actor));
     return replicateWrite(this.deps, where.partition, key, object, where, quorum);
   }
 
