@@ -4,6 +4,8 @@ import type { Random } from '../ports/random.js';
 import type { Store } from '../ports/store.js';
 import type { Transport } from '../ports/transport.js';
 import { Coordinator, type WriteRequest } from './coordinator/coordinator.js';
+import { DynakvError } from './errors.js';
+import { LIMITS } from './limits.js';
 import type { ReadQuorum } from './coordinator/read-path.js';
 import type { WriteQuorum } from './coordinator/write-path.js';
 import { MemoryHintLog } from './handoff/memory-hint-log.js';
@@ -37,6 +39,8 @@ export interface KvNodeConfig {
   incarnation: number;
   /** Sloppy quorum and hint delivery (`--hinted-handoff on|off`). */
   hintedHandoff?: boolean;
+  /** Client requests coordinated at once before 503 overloaded (default LIMITS.coordinatorRequestsInflightMax). */
+  requestsInflightMax?: number;
   /** Tombstones younger than this are never reaped (default 1 h). */
   tombstoneGraceMs?: number;
   /** Hint window in ms (default 3 h). */
@@ -71,6 +75,9 @@ export class KvNode {
   readonly handoff: HintedHandoff;
   readonly reaper: TombstoneReaper;
   private readonly startedAtMs: number;
+  private inflight = 0;
+  /** Requests refused with `overloaded`. */
+  shed = 0;
 
   constructor(
     readonly config: KvNodeConfig,
@@ -143,15 +150,29 @@ export class KvNode {
   }
 
   get(key: string, options: ReadQuorum): Promise<VersionedObject | undefined> {
-    return this.coordinator.get(key, options);
+    return this.admit(() => this.coordinator.get(key, options));
   }
 
   put(key: string, request: WriteRequest, options: WriteQuorum): Promise<VersionedObject> {
-    return this.coordinator.put(key, request, options);
+    return this.admit(() => this.coordinator.put(key, request, options));
   }
 
   delete(key: string, context: VersionVector | undefined, options: WriteQuorum & { r: number; pr: number }): Promise<VersionedObject> {
-    return this.coordinator.delete(key, context, options);
+    return this.admit(() => this.coordinator.delete(key, context, options));
+  }
+
+  /** Admission control: past the in-flight bound a client gets 503 overloaded, not an ever-growing queue. */
+  private async admit<T>(run: () => Promise<T>): Promise<T> {
+    if (this.inflight >= (this.config.requestsInflightMax ?? LIMITS.coordinatorRequestsInflightMax)) {
+      this.shed++;
+      throw new DynakvError('overloaded', `node ${this.config.id} has ${this.inflight} requests in flight`, { retryAfterSeconds: 1 });
+    }
+    this.inflight++;
+    try {
+      return await run();
+    } finally {
+      this.inflight--;
+    }
   }
 
   localGet(key: string): VersionedObject | undefined {
@@ -183,7 +204,7 @@ export class KvNode {
       transfers: { active: 0, pending: 0 },
       ring: { version: this.placement.ring.version, partitionsOwned: this.placement.ring.owners.filter((o) => o === this.config.id).length },
       tombstones: { reaped: this.reaper.reaped, skipped: this.reaper.skipped },
-      coordinator: { forwarded: this.coordinator.forwarded, readRepairs: this.coordinator.repairs.sent, readRepairsSkipped: this.coordinator.repairs.skipped },
+      coordinator: { inflight: this.inflight, shed: this.shed, fallbackCoordinated: this.coordinator.fallbackCoordinated, forwarded: this.coordinator.forwarded, readRepairs: this.coordinator.repairs.sent, readRepairsSkipped: this.coordinator.repairs.skipped },
     };
   }
 

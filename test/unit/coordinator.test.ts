@@ -152,4 +152,15 @@ describe('coordinator over an in-process cluster', () => {
     expect((failure as DynakvError).code).toBe('quorum_not_met');
     for (const n of cluster.nodes.values()) expect(n.hints.stats().pending).toBe(0);
   });
+
+  it('sheds load past the in-flight bound with overloaded and a retry hint', async () => {
+    cluster = await LocalCluster.create(3, 3, 16, { requestsInflightMax: 1 });
+    const first = cluster.node('n1').put('a', { value: text('1'), contentType: 'text/plain', context: [] }, write);
+    const second = await cluster.node('n1').put('b', { value: text('2'), contentType: 'text/plain', context: [] }, write).catch((e: unknown) => e);
+    expect((second as DynakvError).code).toBe('overloaded');
+    expect((second as DynakvError).details.retryAfterSeconds).toBe(1);
+    await first;
+    expect(cluster.node('n1').shed).toBe(1);
+    await cluster.node('n1').put('b', { value: text('2'), contentType: 'text/plain', context: [] }, write);
+  });
 });

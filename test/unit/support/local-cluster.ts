@@ -30,7 +30,7 @@ export class LocalCluster {
   readonly down = new Set<NodeId>();
   private readonly clock = new SystemClock();
 
-  static async create(size: number, replicas = 3, partitions = 64, options: { hintedHandoff?: boolean; tombstoneGraceMs?: number } = {}): Promise<LocalCluster> {
+  static async create(size: number, replicas = 3, partitions = 64, options: { hintedHandoff?: boolean; tombstoneGraceMs?: number; requestsInflightMax?: number } = {}): Promise<LocalCluster> {
     const cluster = new LocalCluster();
     const hasher = await createHasher();
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
@@ -53,6 +53,7 @@ export class LocalCluster {
           incarnation: 1,
           hintedHandoff: options.hintedHandoff ?? true,
           ...(options.tombstoneGraceMs === undefined ? {} : { tombstoneGraceMs: options.tombstoneGraceMs }),
+          ...(options.requestsInflightMax === undefined ? {} : { requestsInflightMax: options.requestsInflightMax }),
           knownMembers: members,
         },
         { store, transport: cluster.transportFor(id), clock: cluster.clock, random: new StepRandom(), hasher, persistMembers: () => undefined },
