@@ -13,12 +13,19 @@ import type { HintLog } from '../ports/hint-log.js';
 import { HANDOFF_DEFAULTS, HintedHandoff } from './handoff/handoff.js';
 import { HintQueue } from './handoff/hint-queue.js';
 import { localAnswer } from './coordinator/read-path.js';
-import { MemberTable } from './membership/member-table.js';
+import { claimantOf, nextRing, pendingClaims } from './membership/claimant.js';
+import { membershipConfig, type MembershipConfig } from './membership/config.js';
+import { isLive } from './membership/member-state.js';
+import { Membership } from './membership/membership.js';
+import { RingState } from './membership/ring-state.js';
 import type { MemberInfo, NodeId, PeerReply } from './messages.js';
 import { parsePeerRequest } from './peer-protocol.js';
 import { REAPER_DEFAULTS, TombstoneReaper } from './replica/reaper.js';
 import { Replica } from './replica/replica.js';
-import { DotClock } from './version/dot-clock.js';
+import { AntiEntropy } from './antientropy/anti-entropy.js';
+import { ANTI_ENTROPY_DEFAULTS, type AntiEntropyConfig } from './antientropy/config.js';
+import { TreeStore } from './antientropy/tree-store.js';
+import { KeyEpochs } from './version/key-epochs.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
 import { fromWire, toWire } from './version/codec.js';
@@ -45,8 +52,22 @@ export interface KvNodeConfig {
   tombstoneGraceMs?: number;
   /** Hint window in ms (default 3 h). */
   hintWindowMs?: number;
+  /** Merkle anti-entropy (`--anti-entropy on|off`, default on). Off: no trees are kept, no exchanges run or are answered. */
+  antiEntropy?: boolean;
+  /** Anti-entropy scheduling bounds (defaults: LIMITS.antiEntropyDefaults). */
+  antiEntropyConfig?: Partial<AntiEntropyConfig>;
   /** Membership remembered from the last run, so a restarted node knows the ring at once. */
   knownMembers: readonly MemberInfo[];
+  /**
+   * The ring persisted by the last run (a restarted node uses it at once).
+   * Without one the node bootstraps: it adopts a seed's ring, or, when every
+   * seed answered without one, makes the first ring from itself and its seeds.
+   * With no seeds at all (static membership, tests) the first ring is made
+   * from `knownMembers` at construction.
+   */
+  knownRing?: Ring;
+  /** Gossip timings and bounds (defaults: memberlist's LAN profile, MEMBERSHIP_DEFAULTS). */
+  membership?: Partial<MembershipConfig>;
 }
 
 export interface KvNodeDeps {
@@ -59,6 +80,10 @@ export interface KvNodeDeps {
   hintLog?: HintLog;
   /** Persist the member list (best effort; called on every change). */
   persistMembers(members: MemberInfo[]): void;
+  /** Persist the ring (called with every ring this node adopts; loaded back as `knownRing`). */
+  persistRing?(ring: Ring): void;
+  /** Persist our incarnation when it goes up at runtime (a refutation), so the next start goes higher still. */
+  persistIncarnation?(incarnation: number): void;
 }
 
 /**
@@ -69,28 +94,74 @@ export interface KvNodeDeps {
 export class KvNode {
   readonly replica: Replica;
   readonly placement: Placement;
-  readonly membership: MemberTable;
+  readonly membership: Membership;
+  /** The ring as gossiped state (adopted, persisted, versioned). */
+  readonly rings: RingState;
   readonly coordinator: Coordinator;
   readonly hints: HintQueue;
   readonly handoff: HintedHandoff;
   readonly reaper: TombstoneReaper;
+  readonly antiEntropy: AntiEntropy;
   private readonly startedAtMs: number;
   private inflight = 0;
   /** Requests refused with `overloaded`. */
   shed = 0;
+  /** Zones last given to placement, to refresh it only when they change. */
+  private zonesKey = '';
 
   constructor(
     readonly config: KvNodeConfig,
     private readonly deps: KvNodeDeps,
   ) {
     this.startedAtMs = deps.clock.now();
+    // Every local write must reach the anti-entropy trees: from here on, everything
+    // (replica, reaper, dot clock, status) uses the tree-keeping store.
+    const trees = config.antiEntropy === false ? undefined : new TreeStore(deps.store, deps.hasher, config.partitions);
+    deps = this.deps = { ...deps, store: trees ?? deps.store };
     this.replica = new Replica(deps.store);
-    const self: MemberInfo = { id: config.id, api: config.api, peer: config.peer, status: 'alive', incarnation: config.incarnation, zone: config.zone };
-    this.membership = new MemberTable(
-      { self, seeds: config.seeds, transport: deps.transport, clock: deps.clock, random: deps.random, onChange: (m) => this.onMembersChanged(m) },
+    const gossip = membershipConfig(config.membership);
+    this.rings = new RingState(
+      {
+        self: config.id,
+        partitions: config.partitions,
+        replicas: config.replicas,
+        transport: deps.transport,
+        fetchTimeoutMs: gossip.pushPullTimeoutMs,
+        persist: (ring) => this.deps.persistRing?.(ring),
+        onChange: (ring) => this.onRingChanged(ring),
+      },
+      config.knownRing ?? this.staticRing(),
+    );
+    const owner = this.rings.current?.owners.includes(config.id) ?? false;
+    const self: MemberInfo = { id: config.id, api: config.api, peer: config.peer, status: owner ? 'alive' : 'joining', incarnation: config.incarnation, zone: config.zone };
+    this.membership = new Membership(
+      {
+        self,
+        seeds: config.seeds,
+        transport: deps.transport,
+        clock: deps.clock,
+        random: deps.random,
+        config: gossip,
+        ring: this.rings,
+        onChange: () => this.onMembersChanged(),
+        onIncarnation: (incarnation) => this.deps.persistIncarnation?.(incarnation),
+        onSeedsContacted: (seedIds) => this.rings.createInitial(seedIds),
+      },
       config.knownMembers,
     );
-    this.placement = new Placement(deps.hasher, this.computeRing(this.membership.members()));
+    // Until it has a ring a node owns nothing and serves nothing (ready() is false); this placeholder (version 0) is never used to place data.
+    this.placement = new Placement(deps.hasher, this.rings.current ?? { ...createRing([config.id], config.partitions, config.replicas), version: 0 });
+    this.placement.setRing(this.placement.ring, this.zones());
+    this.antiEntropy = new AntiEntropy({
+      self: config.id,
+      trees,
+      replica: this.replica,
+      transport: deps.transport,
+      clock: deps.clock,
+      placement: this.placement,
+      isAvailable: (id) => this.isAvailable(id),
+      config: { ...ANTI_ENTROPY_DEFAULTS, ...config.antiEntropyConfig },
+    });
     this.hints = new HintQueue(deps.hintLog ?? new MemoryHintLog());
     const hintedHandoff = config.hintedHandoff ?? true;
     this.handoff = new HintedHandoff(this.hints, deps.transport, deps.clock, (id) => this.isAvailable(id), {
@@ -112,7 +183,7 @@ export class KvNode {
       siblingsMax: config.siblingsMax,
       hints: this.hints,
       sloppyQuorum: hintedHandoff,
-      dotClock: new DotClock(deps.store),
+      keyEpochs: new KeyEpochs(config.actor, deps.store),
     });
   }
 
@@ -137,16 +208,19 @@ export class KvNode {
     this.membership.start();
     if (this.config.hintedHandoff ?? true) this.handoff.start();
     this.reaper.start();
+    this.antiEntropy.start();
   }
 
   stop(): void {
     this.membership.stop();
     this.handoff.stop();
     this.reaper.stop();
+    this.antiEntropy.stop();
   }
 
+  /** Ready once the node has a ring (adopted, persisted or made at bootstrap). */
   ready(): boolean {
-    return this.membership.ready();
+    return this.rings.current !== undefined;
   }
 
   get(key: string, options: ReadQuorum): Promise<VersionedObject | undefined> {
@@ -163,6 +237,12 @@ export class KvNode {
 
   /** Admission control: past the in-flight bound a client gets 503 overloaded, not an ever-growing queue. */
   private async admit<T>(run: () => Promise<T>): Promise<T> {
+    // A node that does not know the ring yet would place keys on itself alone.
+    if (!this.ready()) throw new DynakvError('overloaded', `node ${this.config.id} is still joining the cluster`, { retryAfterSeconds: 1 });
+    if (this.rings.current === undefined) {
+      // Without a ring a node cannot know the preference lists: refuse rather than coordinate everything alone.
+      throw new DynakvError('overloaded', `node ${this.config.id} is joining the cluster and has no ring yet`, { retryAfterSeconds: 1 });
+    }
     if (this.inflight >= (this.config.requestsInflightMax ?? LIMITS.coordinatorRequestsInflightMax)) {
       this.shed++;
       throw new DynakvError('overloaded', `node ${this.config.id} has ${this.inflight} requests in flight`, { retryAfterSeconds: 1 });
@@ -199,10 +279,11 @@ export class KvNode {
       uptime: Math.floor((this.deps.clock.now() - this.startedAtMs) / 1000),
       members: this.members(),
       hints: this.hintStatus(),
-      antiEntropy: { lastExchange: null as string | null, keysRepaired: 0, bytesSent: 0 },
+      antiEntropy: this.antiEntropy.status(),
       storage: { keys: stats.keys, bytes: stats.bytes },
       transfers: { active: 0, pending: 0 },
       ring: { version: this.placement.ring.version, partitionsOwned: this.placement.ring.owners.filter((o) => o === this.config.id).length },
+      membership: this.membershipStatus(),
       tombstones: { reaped: this.reaper.reaped, skipped: this.reaper.skipped },
       coordinator: { inflight: this.inflight, shed: this.shed, fallbackCoordinated: this.coordinator.fallbackCoordinated, forwarded: this.coordinator.forwarded, readRepairs: this.coordinator.repairs.sent, readRepairsSkipped: this.coordinator.repairs.skipped },
     };
@@ -231,8 +312,19 @@ export class KvNode {
           return { type: 'ack' };
         case 'coordinate':
           return await this.coordinator.coordinateForwarded(message.request);
-        case 'members':
-          return { type: 'members', members: this.membership.receive(message.from, message.members) };
+        case 'aae-roots':
+        case 'aae-hashes':
+        case 'aae-keys':
+        case 'aae-fetch':
+          return this.antiEntropy.serve(message);
+        case 'ping':
+          return this.membership.handlePing(message);
+        case 'ping-req':
+          return await this.membership.handlePingReq(message);
+        case 'push-pull':
+          return this.membership.handlePushPull(message);
+        case 'ring-get':
+          return this.rings.handleGet();
       }
     } catch (error) {
       return { type: 'error', code: 'invalid_message', message: error instanceof Error ? error.message : String(error) };
@@ -249,20 +341,73 @@ export class KvNode {
     return this.membership.get(id)?.peer;
   }
 
+  /** Dead and left members (and unknown ids) are skipped by the coordinator instead of waited for; a suspect still gets a chance. */
   private isAvailable(id: NodeId): boolean {
     const member = this.membership.get(id);
-    return member !== undefined && (member.status === 'alive' || member.status === 'suspect' || member.status === 'joining');
+    return member !== undefined && (isLive(member.status) || member.status === 'suspect');
   }
 
-  private computeRing(members: readonly MemberInfo[]): Ring {
-    const ids = members.filter((m) => m.status !== 'left').map((m) => m.id);
-    return createRing(ids, this.config.partitions, this.config.replicas);
+  /** Static membership (no seeds at all): the first ring is made from the members given, at once. */
+  private staticRing(): Ring | undefined {
+    if (this.config.seeds.length > 0) return undefined;
+    const ids = new Set([this.config.id, ...this.config.knownMembers.filter((m) => m.status !== 'left').map((m) => m.id)]);
+    return createRing([...ids], this.config.partitions, this.config.replicas);
   }
 
-  private onMembersChanged(members: MemberInfo[]): void {
+  private zones(): ReadonlyMap<NodeId, string> {
     const zones = new Map<NodeId, string>();
-    for (const m of members) if (m.zone !== undefined) zones.set(m.id, m.zone);
-    this.placement.setRing(this.computeRing(members), zones);
+    for (const m of this.membership.members()) if (m.zone !== undefined) zones.set(m.id, m.zone);
+    return zones;
+  }
+
+  /** Member states changed. The ring does not follow them (dead members keep their partitions); only zones may have. */
+  private onMembersChanged(): void {
+    const members = this.membership.members();
+    const zones = this.zones();
+    const before = this.zonesKey;
+    this.zonesKey = [...zones].join(';');
+    if (this.zonesKey !== before) this.placement.setRing(this.placement.ring, zones);
     this.deps.persistMembers(members);
+    this.claim();
+  }
+
+  /** A new ring was adopted: place keys by it, and announce whether we own partitions (alive) or not yet (joining). */
+  private onRingChanged(ring: Ring): void {
+    this.placement.setRing(ring, this.zones());
+    const status = this.membership.self().status;
+    if (status === 'joining' || status === 'alive') this.membership.setSelfStatus(ring.owners.includes(this.config.id) ? 'alive' : 'joining');
+    this.claim();
+  }
+
+  /**
+   * The claimant hook: the lowest-id alive ring owner is where ring changes
+   * are made (joins, leaves; see membership/claimant.ts). `nextRing`
+   * proposes nothing until ownership handoff exists.
+   */
+  private claim(): void {
+    const ring = this.rings.current;
+    if (ring === undefined || claimantOf(ring, (id) => this.membership.get(id)?.status) !== this.config.id) return;
+    const next = nextRing(ring, pendingClaims(ring, this.membership.members()));
+    if (next !== undefined) this.rings.offer(next);
+  }
+
+  private membershipStatus() {
+    const membership = this.membership;
+    const self = membership.self();
+    const counts: Partial<Record<MemberInfo['status'], number>> = {};
+    for (const m of membership.members()) counts[m.status] = (counts[m.status] ?? 0) + 1;
+    const ring = this.rings.current;
+    return {
+      status: self.status,
+      incarnation: self.incarnation,
+      awareness: membership.awarenessScore,
+      members: counts,
+      seedsPending: membership.pendingSeeds(),
+      broadcastsQueued: membership.broadcastsQueued,
+      claimant: ring === undefined ? null : (claimantOf(ring, (id) => membership.get(id)?.status) ?? null),
+      ringsAdopted: this.rings.adopted,
+      ringFetches: this.rings.fetches,
+      ...membership.counters,
+    };
   }
 }

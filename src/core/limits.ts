@@ -38,4 +38,18 @@ export const LIMITS = {
   peerRequestTimeoutMsDefault: 5000,
   /** Messages queued to one peer before new ones fail fast. */
   peerQueueMessagesMax: 8192,
+  /**
+   * Merkle anti-entropy scheduling defaults (AntiEntropyConfig in
+   * src/core/antientropy/config.ts says what each one bounds and why).
+   */
+  antiEntropyDefaults: {
+    roundIntervalMs: 1000,
+    exchangesConcurrentMax: 2,
+    keysPerExchangeMax: 4096,
+    keysPerBatchMax: 128,
+    bytesPerSecondMax: 8 * 1024 * 1024,
+    requestTimeoutMs: 5000,
+    rebuildKeysPerTick: 2048,
+    rebuildTickMs: 1,
+  },
 } as const;

@@ -1,3 +1,4 @@
+import type { AaeReply, AaeRequest } from './antientropy/messages.js';
 import type { WireObject } from './version/codec.js';
 
 export type NodeId = string;
@@ -15,6 +16,32 @@ export interface MemberInfo {
 }
 
 export type MemberStatus = 'joining' | 'alive' | 'suspect' | 'dead' | 'leaving' | 'left';
+
+/**
+ * One gossiped fact about a member (SWIM's alive / suspect / dead messages,
+ * memberlist's `alive`, `suspect`, `dead`): the member's record as the sender
+ * holds it. `from` is who vouches for it; Lifeguard counts distinct `from`s
+ * of `suspect` updates as independent confirmations.
+ */
+export interface MemberUpdate extends MemberInfo {
+  from: NodeId;
+}
+
+/** A ring's identity in gossip. A peer whose stamp is ahead of ours is asked for its ring. */
+export interface RingStamp {
+  /** 0: no ring yet. */
+  version: number;
+  /** Hash of the ring's shape and owners ('' with no ring): tells apart two rings of one version. */
+  digest: string;
+}
+
+/** A ring on the wire (validated with validateRing on receipt). */
+export interface WireRing {
+  partitions: number;
+  replicas: number;
+  owners: NodeId[];
+  version: number;
+}
 
 /** A client operation forwarded to a coordinator in the key's preference list. */
 export type ForwardedOp =
@@ -42,6 +69,8 @@ export type ForwardedOp =
 
 /** Internode requests (msgpack over the peer port). Every field is validated on receipt. */
 export type PeerRequest =
+  /** Merkle anti-entropy exchange (antientropy/messages.ts). */
+  | AaeRequest
   /** Store (merge) this object as a replica of `key`; with `hint`, hold it for that primary instead. */
   | { type: 'replicate'; partition: number; key: string; object: WireObject; hint?: NodeId }
   /** Return this replica's object for `key`; with `hints`, merged with hints held for it (a fallback read). */
@@ -50,12 +79,26 @@ export type PeerRequest =
   | { type: 'reap'; partition: number; key: string; object: WireObject }
   /** Coordinate a client operation (sent by a node outside the preference list). */
   | { type: 'coordinate'; request: ForwardedOp }
-  /** Push-pull of the membership view. */
-  | { type: 'members'; from: MemberInfo; members: MemberInfo[] };
+  /** SWIM probe of `target` (memberlist `ping`): the sender's own record and piggybacked gossip ride along. */
+  | { type: 'ping'; from: MemberInfo; target: NodeId; ring: RingStamp; gossip: MemberUpdate[] }
+  /** Indirect probe: ping `target` for the sender and say whether it answered within `timeoutMs`. */
+  | { type: 'ping-req'; from: MemberInfo; target: NodeId; timeoutMs: number; ring: RingStamp; gossip: MemberUpdate[] }
+  /** Full-state sync (memberlist push-pull): the sender's whole view; `join` while bootstrapping from a seed. */
+  | { type: 'push-pull'; from: MemberInfo; join: boolean; members: MemberInfo[]; ring: RingStamp }
+  /** Send me your ring (its stamp, seen in gossip, is ahead of mine). */
+  | { type: 'ring-get' };
 
 export type PeerReply =
+  /** Merkle anti-entropy exchange (antientropy/messages.ts). */
+  | AaeReply
   | { type: 'ack' }
   | { type: 'object'; object: WireObject | null }
   | { type: 'coordinated'; object: WireObject | null }
-  | { type: 'members'; members: MemberInfo[] }
+  /** Answer to `ping` (or to `ping-req`: the target answered). */
+  | { type: 'ping-ack'; from: MemberInfo; ring: RingStamp; gossip: MemberUpdate[] }
+  /** Answer to `ping-req` when the target did not answer in time (Lifeguard's nack). */
+  | { type: 'ping-nack'; from: MemberInfo; ring: RingStamp; gossip: MemberUpdate[] }
+  /** Answer to `push-pull`: the receiver's view, and its ring in full when it is ahead of the sender's stamp. */
+  | { type: 'push-pull'; from: MemberInfo; members: MemberInfo[]; ring: RingStamp; fullRing: WireRing | null }
+  | { type: 'ring'; ring: WireRing | null }
   | { type: 'error'; code: string; message: string; details?: Record<string, unknown> };

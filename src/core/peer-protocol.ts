@@ -1,5 +1,6 @@
+import { parseAaeRequest } from './antientropy/protocol.js';
 import { LIMITS } from './limits.js';
-import type { ForwardedOp, MemberInfo, MemberStatus, PeerRequest } from './messages.js';
+import type { ForwardedOp, MemberInfo, MemberStatus, MemberUpdate, PeerReply, PeerRequest, RingStamp } from './messages.js';
 
 /**
  * Validation of everything that arrives on the peer port. A peer (or anything
@@ -10,6 +11,11 @@ import type { ForwardedOp, MemberInfo, MemberStatus, PeerRequest } from './messa
 export function parsePeerRequest(input: unknown): PeerRequest {
   const m = record(input, 'message');
   switch (m.type) {
+    case 'aae-roots':
+    case 'aae-hashes':
+    case 'aae-keys':
+    case 'aae-fetch':
+      return parseAaeRequest(m);
     case 'replicate':
       return {
         type: 'replicate',
@@ -24,10 +30,21 @@ export function parsePeerRequest(input: unknown): PeerRequest {
       return { type: 'reap', partition: partition(m.partition), key: key(m.key), object: m.object as never };
     case 'coordinate':
       return { type: 'coordinate', request: forwardedOp(m.request) };
-    case 'members': {
-      if (!Array.isArray(m.members) || m.members.length > MEMBERS_MAX) throw new Error('members: bad list');
-      return { type: 'members', from: member(m.from), members: m.members.map(member) };
-    }
+    case 'ping':
+      return { type: 'ping', from: member(m.from), target: text(m.target, 128, 'target'), ring: ringStamp(m.ring), gossip: memberUpdates(m.gossip) };
+    case 'ping-req':
+      return {
+        type: 'ping-req',
+        from: member(m.from),
+        target: text(m.target, 128, 'target'),
+        timeoutMs: int(m.timeoutMs, 1, LIMITS.requestTimeoutMsMax, 'timeoutMs'),
+        ring: ringStamp(m.ring),
+        gossip: memberUpdates(m.gossip),
+      };
+    case 'push-pull':
+      return { type: 'push-pull', from: member(m.from), join: m.join === true, members: parseMembers(m.members), ring: ringStamp(m.ring) };
+    case 'ring-get':
+      return { type: 'ring-get' };
     default:
       throw new Error(`unknown message type ${JSON.stringify(m.type)?.slice(0, 40)}`);
   }
@@ -37,6 +54,33 @@ export function parsePeerRequest(input: unknown): PeerRequest {
 export function parseMembers(input: unknown): MemberInfo[] {
   if (!Array.isArray(input) || input.length > MEMBERS_MAX) throw new Error('members: bad list');
   return input.map(member);
+}
+
+/** A peer's answer to ping / ping-req: ack or nack with the peer's record and gossip. Throws on anything else. */
+export function parsePingReply(input: unknown): Extract<PeerReply, { type: 'ping-ack' | 'ping-nack' }> {
+  const m = record(input, 'reply');
+  if (m.type !== 'ping-ack' && m.type !== 'ping-nack') throw new Error(`ping: unexpected reply ${JSON.stringify(m.type)?.slice(0, 40)}`);
+  return { type: m.type, from: member(m.from), ring: ringStamp(m.ring), gossip: memberUpdates(m.gossip) };
+}
+
+/** A peer's answer to push-pull. The full ring, if any, is left for validateRing. */
+export function parsePushPullReply(input: unknown): Extract<PeerReply, { type: 'push-pull' }> {
+  const m = record(input, 'reply');
+  if (m.type !== 'push-pull') throw new Error(`push-pull: unexpected reply ${JSON.stringify(m.type)?.slice(0, 40)}`);
+  return { type: 'push-pull', from: member(m.from), members: parseMembers(m.members), ring: ringStamp(m.ring), fullRing: (m.fullRing ?? null) as never };
+}
+
+/** Gossip updates piggybacked on one message. */
+export const GOSSIP_UPDATES_ACCEPTED_MAX = 256;
+
+function memberUpdates(input: unknown): MemberUpdate[] {
+  if (!Array.isArray(input) || input.length > GOSSIP_UPDATES_ACCEPTED_MAX) throw new Error('gossip: bad list');
+  return input.map((u) => ({ ...member(u), from: text(record(u, 'update').from, 128, 'from') }));
+}
+
+function ringStamp(input: unknown): RingStamp {
+  const m = record(input, 'ring stamp');
+  return { version: int(m.version, 0, Number.MAX_SAFE_INTEGER, 'ring version'), digest: text(m.digest, 64, 'ring digest') };
 }
 
 /** Members accepted in one membership message. */

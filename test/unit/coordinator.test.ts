@@ -163,4 +163,24 @@ describe('coordinator over an in-process cluster', () => {
     expect(cluster.node('n1').shed).toBe(1);
     await cluster.node('n1').put('b', { value: text('2'), contentType: 'text/plain', context: [] }, write);
   });
+
+  it('a fallback coordinator keeps both of two blind writes after its hints are handed off (sim seed 624)', async () => {
+    cluster = await LocalCluster.create(5);
+    const key = 'cart:blind';
+    const pl = cluster.node('n1').preflist(key);
+    const outsider = pl.fallbacks[0]!;
+    for (const id of pl.primaries) cluster.down.add(id);
+    await cluster.node(outsider).put(key, { value: text('first'), contentType: 'text/plain', context: [] }, { ...write, w: 1 });
+    cluster.down.clear();
+    for (const n of cluster.nodes.values()) n.handoff.round();
+    await new Promise((r) => setTimeout(r, 20));
+    for (const id of pl.primaries) cluster.down.add(id);
+    await cluster.node(outsider).put(key, { value: text('second'), contentType: 'text/plain', context: [] }, { ...write, w: 1 });
+    cluster.down.clear();
+    for (let i = 0; i < 3; i++) {
+      for (const n of cluster.nodes.values()) n.handoff.round();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(values(await cluster.node(pl.primaries[0]!).get(key, { ...read, r: 3, repairSync: true }))).toEqual(['first', 'second']);
+  });
 });

@@ -4,13 +4,13 @@ import type { NodeId } from '../messages.js';
 import type { Placement } from '../ring/placement.js';
 import type { HintQueue } from '../handoff/hint-queue.js';
 import type { Replica } from '../replica/replica.js';
-import type { DotClock } from '../version/dot-clock.js';
+import type { KeyEpochs } from '../version/key-epochs.js';
 import type { ActorId } from '../version/types.js';
 
 /** What the coordinator needs from its node; injected so the simulator runs the same code. */
 export interface CoordinatorDeps {
   readonly self: NodeId;
-  /** Mints this node's dots: node id + data-directory epoch. */
+  /** This node's actor base: node id + data-directory epoch (dots use it plus a key epoch). */
   readonly actor: ActorId;
   readonly replica: Replica;
   readonly transport: Transport;
@@ -23,6 +23,6 @@ export interface CoordinatorDeps {
   readonly hints: HintQueue;
   /** Sloppy quorum: use fallbacks (with hints) for failed primaries (`--hinted-handoff on`). */
   readonly sloppyQuorum: boolean;
-  /** This actor's counter across keys (dots never repeat, even after reaping). */
-  readonly dotClock: DotClock;
+  /** Chooses the actor (node actor + key epoch) each write's dot is minted with. */
+  readonly keyEpochs: KeyEpochs;
 }

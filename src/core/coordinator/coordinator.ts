@@ -4,9 +4,8 @@ import type { Preflist } from '../ring/ring.js';
 import { fromWire, toWire, vectorFromWire } from '../version/codec.js';
 import { update, type NewValue } from '../version/dvv.js';
 import type { VersionedObject, VersionVector } from '../version/types.js';
-import { counterOf } from '../version/vector.js';
 import type { CoordinatorDeps } from './context.js';
-import { readQuorum, ReadRepairStats, type ReadQuorum } from './read-path.js';
+import { localAnswer, readQuorum, ReadRepairStats, type ReadQuorum } from './read-path.js';
 import { replicateWrite, type WriteQuorum } from './write-path.js';
 
 /** Extra time a forwarding node waits beyond the coordinator's own timeout. */
@@ -107,11 +106,12 @@ export class Coordinator {
   }
 
   private async coordinateWrite(where: Preflist, key: string, context: VersionVector, next: NewValue, quorum: WriteQuorum): Promise<VersionedObject> {
-    const dots = this.deps.dotClock;
-    if (!dots.isReady) await dots.ready;
-    const local = this.deps.replica.read(where.partition, key);
-    const object = update(local, context, this.deps.actor, next, this.deps.siblingsMax, dots.floor());
-    dots.minted(counterOf(object.vv, this.deps.actor));
+    const epochs = this.deps.keyEpochs;
+    if (!epochs.isReady) await epochs.ready;
+    // Everything this node holds for the key, hints included: a fallback
+    // coordinator's own earlier dots live in its hint queue, not its store.
+    const local = localAnswer(this.deps, where.partition, key, true) ?? undefined;
+    const object = update(local, context, epochs.actorFor(local?.vv), next, this.deps.siblingsMax);
     return replicateWrite(this.deps, where.partition, key, object, where, quorum);
   }
 

@@ -38,9 +38,10 @@ export interface ReaperDeps {
 /**
  * Removes tombstones once they are older than the grace period and every
  * primary holds the very same one. Each partition is swept by its first
- * primary only. Dots never repeat (DotClock), so a key reaped and written again
- * cannot collide with an old copy; the remaining risk, a stale hint carrying a
- * pre-delete value delivered after the reap, is bounded by the hint window.
+ * primary only. A key reaped and written again gets a fresh key epoch
+ * (KeyEpochs), so its new dots cannot collide with an old copy's; the
+ * remaining risk, a stale hint carrying a pre-delete value delivered after the
+ * reap, is bounded by the hint window.
  */
 export class TombstoneReaper {
   private timer: TimerId | undefined;

@@ -30,11 +30,9 @@ export function update(
   actor: ActorId,
   next: NewValue,
   siblingsMax: number,
-  /** The actor's last minted counter, any key: dots then never repeat, even after a key is reaped. */
-  counterFloor = 0,
 ): VersionedObject {
   const base = local ?? EMPTY_OBJECT;
-  const counter = Math.max(counterOf(base.vv, actor), counterOf(context, actor), counterFloor) + 1;
+  const counter = Math.max(counterOf(base.vv, actor), counterOf(context, actor)) + 1;
   const dot: Dot = { actor, counter };
   const kept = base.siblings.filter((s) => !covers(context, s.dot));
   if (kept.length + 1 > siblingsMax) {
