@@ -83,15 +83,19 @@ export interface GetResult {
 }
 
 class ReadResult implements GetResult {
+  readonly #key: string;
+
   constructor(
-    private readonly key: string,
+    key: string,
     readonly found: boolean,
     readonly siblings: readonly Sibling[],
     readonly context: string | undefined,
-  ) {}
+  ) {
+    this.#key = key;
+  }
 
   private only(): Sibling {
-    if (this.siblings.length !== 1) throw new SiblingsError(this.key, this.siblings.length);
+    if (this.siblings.length !== 1) throw new SiblingsError(this.#key, this.siblings.length);
     return this.siblings[0]!;
   }
 
