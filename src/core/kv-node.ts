@@ -239,10 +239,6 @@ export class KvNode {
   private async admit<T>(run: () => Promise<T>): Promise<T> {
     // A node that does not know the ring yet would place keys on itself alone.
     if (!this.ready()) throw new DynakvError('overloaded', `node ${this.config.id} is still joining the cluster`, { retryAfterSeconds: 1 });
-    if (this.rings.current === undefined) {
-      // Without a ring a node cannot know the preference lists: refuse rather than coordinate everything alone.
-      throw new DynakvError('overloaded', `node ${this.config.id} is joining the cluster and has no ring yet`, { retryAfterSeconds: 1 });
-    }
     if (this.inflight >= (this.config.requestsInflightMax ?? LIMITS.coordinatorRequestsInflightMax)) {
       this.shed++;
       throw new DynakvError('overloaded', `node ${this.config.id} has ${this.inflight} requests in flight`, { retryAfterSeconds: 1 });

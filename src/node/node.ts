@@ -13,7 +13,9 @@ import { createHasher } from '../adapters/xxhash.js';
 import { KvNode } from '../core/kv-node.js';
 import { LIMITS } from '../core/limits.js';
 import type { MemberInfo } from '../core/messages.js';
+import { toWire } from '../core/membership/ring-state.js';
 import { parseMembers } from '../core/peer-protocol.js';
+import { validateRing, type Ring } from '../core/ring/ring.js';
 import { buildPeerServer } from '../http/peer-api.js';
 import { buildPublicServer } from '../http/public-api.js';
 import type { Random } from '../ports/random.js';
@@ -24,6 +26,7 @@ import type { KvService } from './service.js';
 const META_ACTOR = 'actor';
 const META_INCARNATION = 'incarnation';
 const META_MEMBERS = 'members';
+const META_RING = 'ring';
 
 /**
  * Assembles one node: LMDB store, undici transport, the deterministic core,
@@ -64,10 +67,22 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         valueBytesMax: options.maxValueBytes,
         incarnation,
         hintedHandoff: options.hintedHandoff,
+        antiEntropy: options.antiEntropy,
         tombstoneGraceMs: options.tombstoneGraceMs,
         knownMembers: loadMembers(store),
+        knownRing: loadRing(store, log),
       },
-      { store, transport, clock, random, hasher, hintLog, persistMembers: (m) => saveMembers(store, m, log) },
+      {
+        store,
+        transport,
+        clock,
+        random,
+        hasher,
+        hintLog,
+        persistMembers: (m) => saveMembers(store, m, log),
+        persistRing: (ring) => saveRing(store, ring, log),
+        persistIncarnation: (n) => saveIncarnation(store, n, log),
+      },
     );
     const service: KvService = node;
     apiServer = buildPublicServer(service, { keepAliveTimeout: 60_000, forceCloseConnections: true });
@@ -143,6 +158,29 @@ function loadMembers(store: Store): MemberInfo[] {
   } catch {
     return [];
   }
+}
+
+/** The ring this node last adopted (validated like a peer's: a damaged record means bootstrapping again). */
+function loadRing(store: Store, log: Logger): Ring | undefined {
+  const saved = store.getMeta(META_RING);
+  if (saved === undefined) return undefined;
+  try {
+    return validateRing(peerPackr.unpack(saved));
+  } catch (error) {
+    log.warn({ err: error }, 'persisted ring is unreadable; bootstrapping from seeds');
+    return undefined;
+  }
+}
+
+function saveRing(store: Store, ring: Ring, log: Logger): void {
+  store.putMeta(META_RING, peerPackr.pack(toWire(ring))).catch((error: unknown) => log.warn({ err: error }, 'could not persist the ring'));
+}
+
+/** A refutation raised our incarnation: the next start must go above it (bumpIncarnation adds 1 to this). */
+function saveIncarnation(store: Store, incarnation: number, log: Logger): void {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(incarnation >>> 0, 0);
+  store.putMeta(META_INCARNATION, bytes).catch((error: unknown) => log.warn({ err: error }, 'could not persist the incarnation'));
 }
 
 function saveMembers(store: Store, members: MemberInfo[], log: Logger): void {

@@ -28,7 +28,3 @@ export type AaeReply =
   | { type: 'aae-keys'; ready: boolean; covered: number; keys: string[]; hashes: Uint8Array }
   /** objects[i] is keys[i]'s object, null when absent; a prefix of the keys asked for. */
   | { type: 'aae-objects'; objects: Array<WireObject | null> };
-
-export type AaeRequestType = AaeRequest['type'];
-
-export const AAE_REQUEST_TYPES: readonly AaeRequestType[] = ['aae-roots', 'aae-hashes', 'aae-keys', 'aae-fetch'];
