@@ -21,6 +21,13 @@ interface Peer {
   flushScheduled: boolean;
 }
 
+/**
+ * Messages that never wait in a coalesced batch: coordination (it waits on
+ * quorums) and gossip (a probe's ack must not queue behind a large
+ * replication batch, or a busy peer looks dead).
+ */
+const SENT_ALONE: ReadonlySet<PeerRequest['type']> = new Set(['coordinate', 'ping', 'ping-req', 'push-pull', 'ring-get']);
+
 export class PeerUnavailableError extends Error {
   override name = 'PeerUnavailableError';
 }
@@ -54,7 +61,7 @@ export class HttpTransport implements Transport {
     }
     return new Promise<PeerReply>((resolve, reject) => {
       const pending: Pending = { message, timeoutMs, resolve, reject };
-      if (message.type === 'coordinate' || message.type === 'members') {
+      if (SENT_ALONE.has(message.type)) {
         this.send(peer, [pending]);
         return;
       }

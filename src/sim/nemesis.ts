@@ -16,13 +16,14 @@ import type { SimEvent } from './virtual-clock.js';
  * The wipe rule. A wipe destroys a node's acknowledged copies, so it may lose
  * data however correct the store is. The nemesis wipes at most ONE node per
  * round (safety phase), and every round ends with a liveness phase that heals
- * everything and read-repairs every key until all primaries hold equal copies
- * (checked). The set checker then holds an acknowledged add to be durable when
+ * everything and waits until all primaries of every key hold equal copies
+ * (checked; the final read then sees every surviving add). The set checker
+ * holds an acknowledged add to be durable when
  *  - w ≥ 2: it was on at least two distinct nodes when acknowledged, and only
  *    one node's copies can be missing at any time, so one copy survives; or
- *  - w = 1: no wipe happened at or after the add started (its only copy may
- *    have been on the wiped node; such adds are counted as `lostToWipe`, not
- *    as failures).
+ *  - w = 1: no wipe happened from the add's start to the end of its round
+ *    (its only copy may have been on the wiped node; such adds are counted as
+ *    `lostToWipe`, not as failures).
  * A durable add missing from the final read is a bug in the store.
  * (Kills never lose data: the store holds every put that resolved.)
  */

@@ -214,6 +214,14 @@ export class NodeClock implements Clock {
     return SIM_EPOCH_MS + this.scheduler.nowMs + this.skewMs();
   }
 
+  /**
+   * Monotonic milliseconds (virtual time, never skewed): what durations
+   * should be measured with. Not in the Clock port yet; ready for it.
+   */
+  monotonicMs(): number {
+    return this.scheduler.nowMs;
+  }
+
   setTimer(delayMs: number, callback: () => void): TimerId {
     const id = this.nextId++;
     const label = `timer ${this.name}#${id}`;

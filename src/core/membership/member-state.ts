@@ -15,6 +15,14 @@ import type { MemberInfo, MemberStatus } from '../messages.js';
 
 const LIVE: ReadonlySet<MemberStatus> = new Set(['joining', 'alive', 'leaving']);
 
+/**
+ * Largest incarnation gossip accepts. Incarnations are persisted as 4 bytes
+ * (src/node/node.ts), and a refutation adds 1: a record beyond this (garbage,
+ * or a bug elsewhere) is ignored rather than allowed to push ours past what
+ * the next start can read back.
+ */
+export const INCARNATION_MAX = 0xffff_fff0;
+
 /** Runs and answers probes, as far as we know. */
 export function isLive(status: MemberStatus): boolean {
   return LIVE.has(status);

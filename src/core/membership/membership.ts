@@ -7,7 +7,7 @@ import { parsePingReply, parsePushPullReply } from '../peer-protocol.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit, updateBytes } from './broadcast-queue.js';
 import { pushPullIntervalMs, type MembershipConfig } from './config.js';
-import { isGone, isLive, judge, mustRefute, restored } from './member-state.js';
+import { INCARNATION_MAX, isGone, isLive, judge, mustRefute, restored } from './member-state.js';
 import { pickRandom, Probe, ProbeOrder, type ProbeOutcome, type RelayAnswer } from './probe.js';
 import { expectedConfirmations, Suspicion, suspicionTimeoutMs } from './suspicion.js';
 
@@ -73,6 +73,10 @@ export function seedTarget(peerAddress: string): NodeId {
 
 /** Members that are picked from by rejection sampling rather than by filtering the whole list. */
 const SAMPLE_BY_REJECTION_ABOVE = 64;
+/** Random draws per wanted member when sampling by rejection (a few ineligible members never stall a probe). */
+const SAMPLE_DRAWS_PER_PICK = 8;
+/** A ping-req relay waits this fraction of the time it was given, so its nack reaches the prober in time. */
+const RELAY_TIMEOUT_FRACTION = 0.8;
 const NO_RING: RingStamp = { version: 0, digest: '' };
 
 export interface MembershipCounters {
@@ -230,7 +234,7 @@ export class Membership {
   async handlePingReq(message: Extract<PeerRequest, { type: 'ping-req' }>): Promise<PeerReply> {
     this.absorb(message.from, message.gossip, message.ring);
     this.counters.pingReqsRelayed++;
-    const timeoutMs = Math.max(1, Math.min(this.deps.config.probeTimeoutMs, Math.floor(message.timeoutMs * 0.8)));
+    const timeoutMs = Math.max(1, Math.min(this.deps.config.probeTimeoutMs, Math.floor(message.timeoutMs * RELAY_TIMEOUT_FRACTION)));
     const acked = message.target === this.deps.self.id || (this.table.has(message.target) && (await this.ping(message.target, timeoutMs)));
     const gossip = this.gossipFor(message.from.id);
     return { type: acked ? 'ping-ack' : 'ping-nack', from: this.self(), ring: this.ringStamp(), gossip };
@@ -415,6 +419,7 @@ export class Membership {
 
   /** Applies one update under the precedence rules; returns whether our view changed. */
   private apply(update: MemberUpdate): boolean {
+    if (update.incarnation > INCARNATION_MAX) return false;
     if (update.id === this.deps.self.id) return this.aboutSelf(update);
     const known = this.table.get(update.id);
     if (known === undefined && this.table.size >= this.deps.config.membersMax) return false;
@@ -536,7 +541,7 @@ export class Membership {
   private sample(k: number, eligible: (id: NodeId) => boolean): NodeId[] {
     if (this.others.length <= SAMPLE_BY_REJECTION_ABOVE) return pickRandom(this.others.filter(eligible), k, this.deps.random);
     const chosen = new Set<NodeId>();
-    for (let attempt = 0; attempt < 8 * k && chosen.size < k; attempt++) {
+    for (let attempt = 0; attempt < SAMPLE_DRAWS_PER_PICK * k && chosen.size < k; attempt++) {
       const id = this.others[this.deps.random.int(this.others.length)]!;
       if (eligible(id)) chosen.add(id);
     }
