@@ -9,6 +9,10 @@ export class SystemClock implements Clock {
     return Date.now();
   }
 
+  monotonicMs(): number {
+    return performance.now();
+  }
+
   setTimer(delayMs: number, callback: () => void): TimerId {
     const id = this.nextId++;
     const handle = setTimeout(() => {

@@ -8,6 +8,11 @@ export type TimerId = number;
 export interface Clock {
   /** Wall-clock milliseconds since the epoch (used for lastModified and expiry). */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin that never steps backwards or jumps
+   * with wall-clock changes: measure every duration with this, never with now().
+   */
+  monotonicMs(): number;
   /** Runs `callback` once after `delayMs` (virtual or real). */
   setTimer(delayMs: number, callback: () => void): TimerId;
   /** Cancels a timer; cancelling a fired or unknown timer is a no-op. */

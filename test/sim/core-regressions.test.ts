@@ -104,7 +104,7 @@ describe('core bugs found by the simulator (regressions)', () => {
     expect([...items].sort()).toEqual(['first', 'second']);
   });
 
-  it.fails('bug 3: a node whose wall clock steps back keeps probing its peers', async () => {
+  it('bug 3: a node whose wall clock steps back keeps probing its peers', async () => {
     const scheduler = new Scheduler(new Trace());
     const cluster = await SimCluster.create({ nodes: 3, replicas: 3, partitions: 64, siblingsMax: 100 }, scheduler, Prng.root(3));
     await cluster.startAll();
@@ -118,7 +118,8 @@ describe('core bugs found by the simulator (regressions)', () => {
     await scheduler.runFor(1500);
     const before = cluster.node('n2')!.membership.counters.probes;
     await scheduler.runFor(10_000);
-    // One probe per protocol period (1 s by default): about ten in ten seconds.
-    expect(cluster.node('n2')!.membership.counters.probes - before).toBeGreaterThanOrEqual(5);
+    // One probe per protocol period (1 s), stretched by Lifeguard's awareness
+    // after the failed probes of the cut; with the wall-clock bug it was zero.
+    expect(cluster.node('n2')!.membership.counters.probes - before).toBeGreaterThanOrEqual(3);
   });
 });

@@ -253,7 +253,7 @@ export class Membership {
     this.probeTimer = undefined;
     if (this.stopped) return;
     const periodMs = this.awareness.scale(this.deps.config.probeIntervalMs);
-    const startedMs = this.deps.clock.now();
+    const startedMs = this.deps.clock.monotonicMs();
     const target = this.order.next(
       () => this.others,
       (id) => this.probeable(id),
@@ -270,7 +270,7 @@ export class Membership {
       this.probe = undefined;
       if (this.stopped) return;
       this.probeDone(target, outcome);
-      const waitMs = Math.max(0, startedMs + periodMs - this.deps.clock.now());
+      const waitMs = Math.max(0, startedMs + periodMs - this.deps.clock.monotonicMs());
       this.probeTimer = this.deps.clock.setTimer(waitMs, () => this.probeTick());
     });
   }

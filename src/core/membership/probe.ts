@@ -55,7 +55,7 @@ export class Probe {
   ) {
     assert(timing.timeoutMs < timing.intervalMs, 'probe: timeout must be shorter than the period');
     assert(!relays.includes(target), 'probe: the target cannot relay its own probe');
-    this.startedMs = deps.clock.now();
+    this.startedMs = deps.clock.monotonicMs();
     this.timers.push(deps.clock.setTimer(timing.timeoutMs, () => this.goIndirect()));
     this.timers.push(deps.clock.setTimer(timing.intervalMs, () => this.deadline()));
     deps.ping(target, timing.intervalMs).then(
@@ -72,7 +72,7 @@ export class Probe {
   private goIndirect(): void {
     if (this.done || this.indirectSent) return;
     this.indirectSent = true;
-    const remainingMs = Math.max(1, this.startedMs + this.timing.intervalMs - this.deps.clock.now());
+    const remainingMs = Math.max(1, this.startedMs + this.timing.intervalMs - this.deps.clock.monotonicMs());
     for (const via of this.relays) {
       this.deps.pingReq(via, this.target, remainingMs).then(
         (answer) => {
@@ -86,7 +86,7 @@ export class Probe {
 
   private deadline(): void {
     if (this.done) return;
-    const lateMs = this.deps.clock.now() - (this.startedMs + this.timing.intervalMs);
+    const lateMs = this.deps.clock.monotonicMs() - (this.startedMs + this.timing.intervalMs);
     if (lateMs > this.timing.stallToleranceMs) return this.finish({ kind: 'inconclusive' });
     this.finish({ kind: 'failed', nacksExpected: this.indirectSent ? this.relays.length : 0, nacks: this.nacks });
   }

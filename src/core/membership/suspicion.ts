@@ -69,7 +69,7 @@ export class Suspicion {
   ) {
     assert(options.minMs >= 0 && options.minMs <= options.maxMs, 'suspicion: bad timeout range');
     this.confirmedBy.add(from);
-    this.startedMs = clock.now();
+    this.startedMs = clock.monotonicMs();
     this.arm(options.k < 1 ? options.minMs : options.maxMs);
   }
 
@@ -86,7 +86,7 @@ export class Suspicion {
     if (this.done || this.confirmations >= this.options.k || this.confirmedBy.has(from)) return false;
     this.confirmedBy.add(from);
     const { k, minMs, maxMs } = this.options;
-    const remainingMs = remainingSuspicionMs(this.confirmations, k, this.clock.now() - this.startedMs, minMs, maxMs);
+    const remainingMs = remainingSuspicionMs(this.confirmations, k, this.clock.monotonicMs() - this.startedMs, minMs, maxMs);
     this.arm(Math.max(0, remainingMs));
     return true;
   }
@@ -99,7 +99,7 @@ export class Suspicion {
 
   private arm(delayMs: number): void {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.dueMs = this.clock.now() + delayMs;
+    this.dueMs = this.clock.monotonicMs() + delayMs;
     this.timer = this.clock.setTimer(delayMs, () => this.fire());
   }
 
@@ -108,7 +108,7 @@ export class Suspicion {
     if (this.done) return;
     // Fired late: this process was stalled, and the suspect's refutation may
     // be waiting in our socket. Grant one grace period before declaring it.
-    if (!this.graced && this.clock.now() - this.dueMs > this.options.stallToleranceMs) {
+    if (!this.graced && this.clock.monotonicMs() - this.dueMs > this.options.stallToleranceMs) {
       this.graced = true;
       this.arm(this.options.stallGraceMs);
       return;
