@@ -259,6 +259,10 @@ export class KvNode {
     return this.membership.members();
   }
 
+  ringVersion(): number {
+    return this.placement.ring.version;
+  }
+
   ring(): { partitions: number; replicas: number; owners: string[]; version: number } {
     const ring = this.placement.ring;
     return { partitions: ring.partitions, replicas: ring.replicas, owners: [...ring.owners], version: ring.version };

@@ -266,6 +266,14 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, rawBodyParser);
     app.setErrorHandler(dynakvErrorHandler);
     if (options.notFoundHandler !== false) app.setNotFoundHandler(dynakvNotFoundHandler);
+    // Every key reply names the ring version, so token-aware clients refresh as soon as it changes.
+    if (service.ringVersion !== undefined) {
+      const ringVersion = service.ringVersion.bind(service);
+      app.addHook('onSend', (_request, reply, payload, done) => {
+        reply.header(RING_VERSION_HEADER, String(ringVersion()));
+        done(null, payload);
+      });
+    }
 
     app.put<KeyRoute>('/v1/kv/*', { bodyLimit }, putKv);
     // HEAD is declared explicitly (same handler; Node drops the body of a HEAD reply).
@@ -281,6 +289,9 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     app.get('/health', health);
   };
 }
+
+/** Response header carrying the ring version this node serves with. */
+export const RING_VERSION_HEADER = 'x-dynakv-ring-version';
 
 export type PublicServerOptions = Omit<FastifyServerOptions, 'frameworkErrors'> & PublicApiOptions;
 

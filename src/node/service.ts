@@ -75,6 +75,8 @@ export interface KvService {
   localGet(key: string): VersionedObject | undefined;
   members(): MemberInfo[];
   ring(): RingView;
+  /** The version of the ring this node serves with (cheap; sent on every reply). */
+  ringVersion?(): number;
   preflist(key: string): PreflistView;
   status(): StatusReport;
   /** True once the node can serve requests. */

@@ -40,6 +40,7 @@ describe('data path on a 3-node process cluster', () => {
       const got = await http(url(id, '/v1/kv/blob'), 'GET');
       expect(got.status).toBe(200);
       expect(got.headers['content-type']).toBe('application/x-test');
+      expect(Number(got.headers['x-dynakv-ring-version'])).toBeGreaterThanOrEqual(1);
       expect(Buffer.compare(got.body, value)).toBe(0);
     }
   });
