@@ -35,6 +35,9 @@ export interface BenchOptions {
   /** Keep node data and logs instead of deleting them. */
   keep: boolean;
   seed: number;
+  /** Before each target, wait up to this many seconds for the machine to be quiet (other work < quietCores). */
+  waitQuiet: number;
+  quietCores: number;
   /** Per-request timeout of the load generator, ms. */
   requestTimeoutMs: number;
 }
@@ -67,6 +70,8 @@ bench-results/<timestamp>.json. Benchmarks are not tests: exit 1 only on errors.
   --out DIR           results folder (default bench-results)
   --keep              keep node data directories and logs
   --seed N            PRNG seed (default 1)
+  --wait-quiet S      before each target wait up to S s until other processes use less
+                      than --quiet-cores (default 0.3) cores: for shared machines (default 0)
   --timeout MS        per-request timeout (default 30000)
   -h, --help
 `;
@@ -101,6 +106,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       keep: { type: 'boolean' },
       seed: { type: 'string' },
       timeout: { type: 'string' },
+      'wait-quiet': { type: 'string' },
+      'quiet-cores': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -154,5 +161,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     keep: values.keep === true,
     seed: num('seed', values.seed, 1, 0, 2 ** 32 - 1),
     requestTimeoutMs: num('timeout', values.timeout, 30_000, 1, 600_000),
+    waitQuiet: num('wait-quiet', values['wait-quiet'], 0, 0, 3600, false),
+    quietCores: num('quiet-cores', values['quiet-cores'], 0.3, 0, 64, false),
   };
 }

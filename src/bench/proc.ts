@@ -5,7 +5,7 @@
  * engineers' tests) shared the machine. Elsewhere every reading is undefined.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -38,6 +38,31 @@ export function processCpuSeconds(pid: number | 'self'): number | undefined {
   return (utime + stime) / ticksPerSecond();
 }
 
+/**
+ * I/O counters of a process (all threads): read-like and write-like syscalls.
+ * (write_bytes is left out on purpose: kernels with large page-cache folios
+ * account a whole folio per dirtied page, 10× more than the device sees.)
+ */
+export interface IoCounters {
+  syscr: number;
+  syscw: number;
+}
+
+export function processIo(pid: number | 'self'): IoCounters | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}: (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  const out = { syscr: field('syscr'), syscw: field('syscw') };
+  return Number.isFinite(out.syscr) && Number.isFinite(out.syscw) ? out : undefined;
+}
+
 export interface MachineTimes {
   /** CPU seconds spent busy (user, nice, system, irq, softirq, steal), summed over all CPUs. */
   busy: number;
@@ -66,6 +91,7 @@ export function machineTimes(): MachineTimes | undefined {
 export interface CpuSnapshot {
   atMs: number;
   pids: Map<number, number | undefined>;
+  io: Map<number, IoCounters | undefined>;
   self: number | undefined;
   machine: MachineTimes | undefined;
 }
@@ -74,6 +100,8 @@ export interface CpuUsage {
   wallSeconds: number;
   /** CPU seconds per watched process, by label. */
   processes: Record<string, number | null>;
+  /** I/O counter deltas per watched process, by label (null where /proc/<pid>/io is unreadable). */
+  io: Record<string, IoCounters | null>;
   /** CPU seconds of the bench process itself (the load generator). */
   loadGenerator: number | null;
   /** Cores the whole machine used on average during the window. */
@@ -86,6 +114,7 @@ export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
   return {
     atMs: performance.now(),
     pids: new Map(pids.map((p) => [p, processCpuSeconds(p)])),
+    io: new Map(pids.map((p) => [p, processIo(p)])),
     self: processCpuSeconds('self'),
     machine: machineTimes(),
   };
@@ -95,6 +124,14 @@ export function cpuSince(start: CpuSnapshot, labels: ReadonlyMap<number, string>
   const end = cpuSnapshot([...start.pids.keys()]);
   const wallSeconds = (end.atMs - start.atMs) / 1000;
   const processes: Record<string, number | null> = {};
+  const io: Record<string, IoCounters | null> = {};
+  for (const [pid, before] of start.io) {
+    const after = end.io.get(pid);
+    io[labels.get(pid) ?? String(pid)] =
+      before === undefined || after === undefined
+        ? null
+        : { syscr: after.syscr - before.syscr, syscw: after.syscw - before.syscw };
+  }
   let ours = 0;
   let oursKnown = true;
   for (const [pid, before] of start.pids) {
@@ -114,5 +151,49 @@ export function cpuSince(start: CpuSnapshot, labels: ReadonlyMap<number, string>
     machineCores = busy / wallSeconds;
     if (oursKnown) otherCores = Math.max(0, (busy - ours) / wallSeconds);
   }
-  return { wallSeconds, processes, loadGenerator, machineCores, otherCores };
+  return { wallSeconds, processes, io, loadGenerator, machineCores, otherCores };
+}
+
+/** Busy cores of the whole machine over the next `ms` (this process included); undefined without /proc. */
+export async function machineBusyCores(ms: number): Promise<number | undefined> {
+  const a = machineTimes();
+  const self0 = processCpuSeconds('self');
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = machineTimes();
+  const self1 = processCpuSeconds('self');
+  if (a === undefined || b === undefined) return undefined;
+  const ours = self0 !== undefined && self1 !== undefined ? self1 - self0 : 0;
+  return Math.max(0, (b.busy - a.busy - ours) / ((performance.now() - t0) / 1000));
+}
+
+const LMDB_MAGIC = 0xbeefc0de;
+/** Offsets in an lmdb-js 3.x (LMDB 1.0 format) meta page: 24-byte page header, then mm_magic … mm_last_pg, mm_txnid. */
+const LMDB_META_MAGIC_AT = 24;
+const LMDB_META_TXNID_AT = 152;
+
+/**
+ * The last committed transaction id of an LMDB environment, read from its two
+ * meta pages (what LMDB readers do), so the bench can count commits of a node
+ * from outside. Undefined when the file is missing or its layout is not the
+ * one this reader knows (then the column just shows '?').
+ */
+export function lmdbLastTxnId(dataFile: string, pageSize = 4096): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dataFile, 'r');
+    const buf = Buffer.alloc(pageSize * 2);
+    if (readSync(fd, buf, 0, buf.length, 0) < buf.length) return undefined;
+    let best: number | undefined;
+    for (const base of [0, pageSize]) {
+      if (buf.readUInt32LE(base + LMDB_META_MAGIC_AT) !== LMDB_MAGIC) return undefined;
+      const txnid = Number(buf.readBigUInt64LE(base + LMDB_META_TXNID_AT));
+      if (best === undefined || txnid > best) best = txnid;
+    }
+    return best;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -21,6 +21,12 @@ export const ISSUE_TARGETS = {
   singleOverBare: 0.7,
 } as const;
 
+/**
+ * Share of reads answered 300 beyond which a phase measured sibling envelopes
+ * more than plain reads. A few % is normal with concurrent writers of hot keys.
+ */
+const SIBLING_WARN_SHARE = 0.1;
+
 export interface Verdict {
   name: string;
   value: number | null;
@@ -96,26 +102,46 @@ export function renderTarget(t: TargetResult): string {
   }
   out.push(table(['phase', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'ops', 'notes'], rows, [false, false, true, true, true, true, true, true, false]));
   out.push('');
-  out.push('CPU in the measured window (cores = CPU seconds / wall seconds; this machine has ' + cpus().length + '):');
+  out.push(
+    `Resources in the measured window (this machine has ${cpus().length} cores). cores = CPU s / wall s; other = the machine's busy cores ` +
+      'not ours (noise); server CPU µs/op and syscalls/op (read-like / write-like, from /proc/<pid>/io) ' +
+      'sum all server processes per successful op; CPU-bound ceiling = cores / (server + loadgen CPU per op), ' +
+      'the rate an idle machine would allow at these costs (an upper bound, robust to noise); LMDB commits/op = write ' +
+      'transactions of all nodes per op (an insert at N=3 is 3 puts: 3.0 means no group commit at all):',
+  );
   const cpuRows: string[][] = [];
   for (const p of t.phases) {
     const procs = Object.entries(p.cpu.processes);
-    const nodeCpu = procs.reduce((a, [, v]) => a + (v ?? 0), 0);
-    const perOp = p.ops > 0 ? (nodeCpu * 1e6) / p.ops : 0;
+    const ios = Object.values(p.cpu.io);
+    const ioKnown = ios.length > 0 && ios.every((x) => x !== null);
+    const sum = (f: (x: NonNullable<(typeof ios)[number]>) => number): number => ios.reduce((a, x) => a + (x === null ? 0 : f(x)), 0);
+    const perOpIo = (n: number): string => (ioKnown && p.ops > 0 ? (n / p.ops).toFixed(1) : '?');
     cpuRows.push([
       p.phase.toUpperCase(),
       procs.map(([k, v]) => `${k} ${v === null ? '?' : (v / p.cpu.wallSeconds).toFixed(2)}`).join(' '),
       p.cpu.loadGenerator === null ? '?' : (p.cpu.loadGenerator / p.cpu.wallSeconds).toFixed(2),
       p.loadGeneratorElu.toFixed(2),
       p.cpu.otherCores === null ? '?' : p.cpu.otherCores.toFixed(2),
-      fmtInt(perOp),
+      p.serverCpuUsPerOp === null ? '?' : fmtInt(p.serverCpuUsPerOp),
+      p.cpuBoundCeilingOpsPerSec === null ? '?' : fmtInt(p.cpuBoundCeilingOpsPerSec),
+      `${perOpIo(sum((x) => x.syscr))} / ${perOpIo(sum((x) => x.syscw))}`,
+      p.lmdbCommits === null || p.ops === 0 ? '–' : (p.lmdbCommits / p.ops).toFixed(2),
       p.stoppedBy,
     ]);
   }
   out.push(
-    table(['phase', 'server processes (cores)', 'loadgen', 'loadgen ELU', 'other', 'server CPU µs/op', 'ended by'], cpuRows, [false, false, true, true, true, true, false]),
+    table(
+      ['phase', 'server processes (cores)', 'loadgen', 'loadgen ELU', 'other', 'server CPU µs/op', 'CPU-bound ceiling ops/s', 'syscalls/op r / w', 'LMDB commits/op', 'ended by'],
+      cpuRows,
+      [false, false, true, true, true, true, true, true, true, false],
+    ),
   );
   return out.join('\n');
+}
+
+function ceilingNote(p: PhaseResult | undefined): string {
+  if (p === undefined || p.serverCpuUsPerOp === null || p.cpuBoundCeilingOpsPerSec === null) return '';
+  return `; server CPU ${fmtInt(p.serverCpuUsPerOp)} µs/op, CPU-bound ceiling ${fmtInt(p.cpuBoundCeilingOpsPerSec)}/s`;
 }
 
 function phaseOf(t: TargetResult | undefined, phase: PhaseName): PhaseResult | undefined {
@@ -137,7 +163,7 @@ export function verdicts(results: TargetResult[]): { verdicts: Verdict[]; ratios
       value: load ? Math.round(load.opsPerSec) : null,
       target: `≥ ${fmtInt(ISSUE_TARGETS.clusterWritesPerSec)}`,
       met: load ? load.opsPerSec >= ISSUE_TARGETS.clusterWritesPerSec : null,
-      note: load ? `${pct(load.opsPerSec / ISSUE_TARGETS.clusterWritesPerSec)} of target` : 'load phase not run',
+      note: load ? `${pct(load.opsPerSec / ISSUE_TARGETS.clusterWritesPerSec)} of target${ceilingNote(phaseOf(cluster, 'load'))}` : 'load phase not run',
     });
     out.push({
       name: `${cluster.spec.name} write p99 ms (load)`,
@@ -146,12 +172,16 @@ export function verdicts(results: TargetResult[]): { verdicts: Verdict[]; ratios
       met: load ? load.p99Us <= ISSUE_TARGETS.clusterP99Ms * 1000 : null,
       note: '',
     });
+    const siblingShare = c && c.count > 0 ? (c.statuses['300'] ?? 0) / c.count : 0;
     out.push({
       name: `${cluster.spec.name} reads/s (C: 100 % read)`,
       value: c ? Math.round(c.opsPerSec) : null,
       target: `≥ ${fmtInt(ISSUE_TARGETS.clusterReadsPerSec)}`,
       met: c ? c.opsPerSec >= ISSUE_TARGETS.clusterReadsPerSec : null,
-      note: c ? `${pct(c.opsPerSec / ISSUE_TARGETS.clusterReadsPerSec)} of target` : 'phase C not run',
+      note: c
+        ? `${pct(c.opsPerSec / ISSUE_TARGETS.clusterReadsPerSec)} of target${ceilingNote(phaseOf(cluster, 'c'))}` +
+          (siblingShare > SIBLING_WARN_SHARE ? `; ${pct(siblingShare)} of reads were 300 (siblings), not comparable` : '')
+        : 'phase C not run',
     });
     out.push({
       name: `${cluster.spec.name} read p99 ms (C)`,
@@ -214,4 +244,26 @@ export function buildJson(args: {
     ratios: { singleOverBare: args.ratios },
     issueTargets: { targets: ISSUE_TARGETS, verdicts: args.verdicts },
   };
+}
+
+/** Where the workload measured something else than intended: sibling envelopes, 409s, missing records. */
+export function warnings(results: TargetResult[]): string[] {
+  const out: string[] = [];
+  for (const t of results) {
+    for (const p of t.phases) {
+      const r = p.byOp.read;
+      const u = p.byOp.update;
+      if (r && r.count > 0) {
+        const n300 = r.statuses['300'] ?? 0;
+        const n404 = r.statuses['404'] ?? 0;
+        if (n300 / r.count > SIBLING_WARN_SHARE) {
+          out.push(`${t.spec.name} ${p.phase.toUpperCase()}: ${pct(n300 / r.count)} of reads answered 300 with siblings (mean body ${fmtInt(r.meanBodyBytes)} B, max ${fmtInt(r.maxBodyBytes)} B)`);
+        }
+        if (n404 / r.count > 0.01) out.push(`${t.spec.name} ${p.phase.toUpperCase()}: ${pct(n404 / r.count)} of reads were 404 (load incomplete?)`);
+      }
+      const n409 = u?.statuses['409'] ?? 0;
+      if (u && n409 > 0) out.push(`${t.spec.name} ${p.phase.toUpperCase()}: ${fmtInt(n409)} updates got 409 too_many_siblings (not counted as successful ops)`);
+    }
+  }
+  return out;
 }

@@ -10,12 +10,13 @@
  * the throughput figure is the one to compare.
  */
 import { randomFillSync } from 'node:crypto';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
 import { ScrambledZipfian, Rng, ycsbKeyName } from './keys.js';
 import type { PhaseName, UpdateMode } from './options.js';
-import { cpuSince, cpuSnapshot, type CpuUsage } from './proc.js';
+import { cpuSince, cpuSnapshot, lmdbLastTxnId, type CpuUsage } from './proc.js';
 import type { Target } from './targets.js';
 
 export type OpType = 'insert' | 'read' | 'update';
@@ -71,6 +72,16 @@ export interface PhaseResult {
   cpu: CpuUsage;
   /** Event-loop utilization of the bench process during the window (near 1 = load generator saturated). */
   loadGeneratorElu: number;
+  /**
+   * Server CPU µs per successful op (all server processes, all threads), and the throughput the
+   * machine's cores would allow if every core went to the servers and this load generator at these
+   * per-op costs: a noise-robust projection for a shared machine, not a measurement (it ignores
+   * waiting on fsync and on the network, so it is an upper bound).
+   */
+  serverCpuUsPerOp: number | null;
+  cpuBoundCeilingOpsPerSec: number | null;
+  /** LMDB write transactions committed by all nodes in the window (from their meta pages); null for bare or when unreadable. */
+  lmdbCommits: number | null;
 }
 
 export interface RunConfig {
@@ -217,7 +228,19 @@ export class LoadGenerator {
     let measured = 0;
     let nextInsert = 0;
     let inflightInserts = 0;
+    const lmdbFiles = this.target.procs.map((p) => p.lmdbFile).filter((f) => f !== undefined);
+    const txnIds = (): number | null => {
+      if (lmdbFiles.length === 0) return null;
+      let sum = 0;
+      for (const f of lmdbFiles) {
+        const id = lmdbLastTxnId(f);
+        if (id === undefined) return null;
+        sum += id;
+      }
+      return sum;
+    };
     let cpuStart = cpuSnapshot(pids);
+    let txnStart = txnIds();
     let eluStart = performance.eventLoopUtilization();
     const stop = (why: PhaseResult['stoppedBy']): void => {
       if (stopped) return;
@@ -232,6 +255,7 @@ export class LoadGenerator {
       : setTimeout(() => {
           measureStart = performance.now();
           cpuStart = cpuSnapshot(pids);
+          txnStart = txnIds();
           eluStart = performance.eventLoopUtilization();
         }, warmupSeconds * 1000);
     const timer = setTimeout(() => stop('time'), warmupSeconds * 1000 * (isLoad ? 0 : 1) + windowSeconds * 1000);
@@ -286,6 +310,8 @@ export class LoadGenerator {
     }
     if (!stopped) stop('done');
     const cpu = cpuSince(cpuStart, labels);
+    const txnEnd = txnIds();
+    const lmdbCommits = txnStart === null || txnEnd === null ? null : txnEnd - txnStart;
     const elu = performance.eventLoopUtilization(eluStart).utilization;
     const seconds = (measureEnd - measureStart) / 1000;
     const byOp: Partial<Record<OpType, OpStats>> = {};
@@ -298,7 +324,27 @@ export class LoadGenerator {
       ops += r.count;
       errors += r.errors;
     }
-    return { phase, title: spec.title, seconds: round(seconds * 100) / 100, opsPerSec: seconds > 0 ? ops / seconds : 0, ops, errors, byOp, stoppedBy, cpu, loadGeneratorElu: round(elu * 100) / 100 };
+    const serverCpu = Object.values(cpu.processes);
+    const serverKnown = serverCpu.length > 0 && serverCpu.every((v) => v !== null);
+    const serverSeconds = serverCpu.reduce<number>((a, v) => a + (v ?? 0), 0);
+    const serverCpuUsPerOp = serverKnown && ops > 0 ? Math.round((serverSeconds * 1e6) / ops) : null;
+    const cpuBoundCeilingOpsPerSec =
+      serverKnown && cpu.loadGenerator !== null && ops > 0 ? Math.round((cpus().length * ops) / (serverSeconds + cpu.loadGenerator)) : null;
+    return {
+      phase,
+      title: spec.title,
+      seconds: round(seconds * 100) / 100,
+      opsPerSec: seconds > 0 ? ops / seconds : 0,
+      ops,
+      errors,
+      byOp,
+      stoppedBy,
+      cpu,
+      loadGeneratorElu: round(elu * 100) / 100,
+      serverCpuUsPerOp,
+      cpuBoundCeilingOpsPerSec,
+      lmdbCommits,
+    };
   }
 
   private checkAlive(): void {

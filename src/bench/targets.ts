@@ -31,6 +31,8 @@ export interface Proc {
   exitSignal: NodeJS.Signals | null;
   /** Set once we asked it to stop, so its exit is not reported as a crash. */
   stopping: boolean;
+  /** The node's LMDB data file (to count its commits), for dynakv nodes. */
+  lmdbFile?: string;
 }
 
 export interface TargetSpec {
@@ -155,7 +157,10 @@ export async function startTarget(spec: TargetSpec, opts: StartOptions): Promise
           '--replicas', String(spec.replicas),
           '--sync', spec.sync ?? 'fsync',
         );
-        target.procs.push(spawnProc(id, api, nodeArgs, join(dir, `${id}.log`)));
+        const proc = spawnProc(id, api, nodeArgs, join(dir, `${id}.log`));
+        // The node keeps its objects in <data>/db (src/node/node.ts); best effort, only for counting commits.
+        proc.lmdbFile = join(dir, id, 'db', 'data.mdb');
+        target.procs.push(proc);
       }
     }
     target.origins = target.procs.map((p) => `http://${p.api}`);

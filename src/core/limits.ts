@@ -52,4 +52,20 @@ export const LIMITS = {
     rebuildKeysPerTick: 2048,
     rebuildTickMs: 1,
   },
+  /**
+   * Ownership handoff (join/leave streaming) defaults; TransferConfig in
+   * src/core/transfer/config.ts says what each one bounds.
+   */
+  transferDefaults: {
+    keysPerBatchMax: 256,
+    bytesPerBatchMax: 1024 * 1024,
+    batchesPerSecondMax: 100,
+    concurrentMax: 2,
+    passesMax: 6,
+    requestTimeoutMs: 10_000,
+    retryDelayMs: 1000,
+    tickMs: 250,
+    dropKeysPerStep: 512,
+    leftLingerMs: 1500,
+  },
 } as const;

@@ -41,6 +41,8 @@ export interface WireRing {
   replicas: number;
   owners: NodeId[];
   version: number;
+  /** Transfers under way (ring.ts `pending`); absent when the ring is settled. */
+  pending?: Array<{ partition: number; from: NodeId; to: NodeId }>;
 }
 
 /** A client operation forwarded to a coordinator in the key's preference list. */

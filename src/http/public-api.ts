@@ -244,7 +244,9 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
 
   function status(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const report = service.status();
-    return sendJson(reply, 200, { ...report, members: report.members.map(memberJson) });
+    const last = report.antiEntropy.lastExchange;
+    const antiEntropy = { ...report.antiEntropy, lastExchange: typeof last === 'number' ? new Date(last).toISOString() : last };
+    return sendJson(reply, 200, { ...report, antiEntropy, members: report.members.map(memberJson) });
   }
 
   function localKv(request: KeyRequest, reply: FastifyReply): FastifyReply {

@@ -49,7 +49,8 @@ export interface StatusReport {
   uptime: number;
   members: MemberInfo[];
   hints: { pending: number; byTarget: Record<string, number> };
-  antiEntropy: { lastExchange: string | null; keysRepaired: number; bytesSent: number };
+  /** `lastExchange`: epoch ms from the core, rendered as an ISO time by the API. */
+  antiEntropy: { lastExchange: string | number | null; keysRepaired: number; bytesSent: number };
   storage: { keys: number; bytes: number };
   transfers: { active: number; pending: number };
   [extra: string]: unknown;

@@ -46,7 +46,7 @@ describe('anti-entropy in KvNode', () => {
     const status = c.node('n3').status().antiEntropy;
     const all = ['n1', 'n2', 'n3'].map((id) => c.node(id).status().antiEntropy);
     expect(all.reduce((n, s) => n + s.keysRepaired, 0)).toBeGreaterThanOrEqual(121);
-    expect(status.lastExchange).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(status.lastExchange).toBeGreaterThan(0);
     expect(status.bytesSent).toBeGreaterThan(0);
     expect(status.treesBuilt).toBe(16);
     expect(status.enabled).toBe(true);

@@ -111,7 +111,8 @@ export class AntiEntropy {
     const trees = this.deps.trees;
     return {
       enabled: this.enabled,
-      lastExchange: this.lastExchangeMs === undefined ? null : new Date(this.lastExchangeMs).toISOString(),
+      // Milliseconds since the epoch; the HTTP layer renders it as an ISO time.
+      lastExchange: this.lastExchangeMs ?? null,
       keysRepaired: this.keysRepairedLocal + this.keysRepairedRemote,
       keysRepairedLocal: this.keysRepairedLocal,
       keysRepairedRemote: this.keysRepairedRemote,

@@ -44,6 +44,11 @@ export function readQuorum(
   const primaryAnswers = new Map<NodeId, Answer>();
   const count = new QuorumCount(quorum.r, quorum.pr, where.primaries.length, where.primaries.length);
   const substitutes = new Substitutes(deps, where.fallbacks);
+  // Old primaries still handing the partition off are asked too, and waited
+  // for (up to the timeout): a new primary may not hold the key yet. They add
+  // to the merge but not to r, and are not read-repaired.
+  const handoffSources = (where.pending ?? []).filter((id) => !where.primaries.includes(id));
+  let handoffsOutstanding = handoffSources.length;
   return new Promise<VersionedObject | undefined>((resolve, reject) => {
     let answered = false;
     let closed = false;
@@ -74,8 +79,18 @@ export function readQuorum(
         if (owner === from) primaryAnswers.set(from, answer);
         count.ack(owner === from);
       }
+      settle();
+    };
+    const settle = (): void => {
+      if (handoffsOutstanding > 0) return;
       if (count.met() && !quorum.repairSync) reply(mergeAnswers(answers));
       if (count.complete()) close();
+    };
+    const onHandoffAnswer = (from: NodeId, answer: Answer | Error): void => {
+      if (closed) return;
+      handoffsOutstanding--;
+      if (!(answer instanceof Error) && !answers.has(from)) answers.set(from, answer);
+      settle();
     };
     const ask = (owner: NodeId, target: NodeId): void => {
       const fallback = owner !== target;
@@ -89,6 +104,11 @@ export function readQuorum(
     };
     const timer = deps.clock.setTimer(quorum.timeoutMs, close);
     for (const owner of where.primaries) ask(owner, owner);
+    for (const source of handoffSources) {
+      if (source === deps.self) onHandoffAnswer(source, localAnswer(deps, partition, key, false));
+      else if (!deps.isAvailable(source)) onHandoffAnswer(source, new Error('unavailable'));
+      else askReplica(deps, source, partition, key, false, quorum.timeoutMs).then((a) => onHandoffAnswer(source, a));
+    }
   });
 }
 

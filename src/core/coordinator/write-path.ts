@@ -80,7 +80,24 @@ export function replicateWrite(
       if (owner === deps.self || deps.isAvailable(owner)) send(owner, owner);
       else failOver(owner);
     }
+    wire ??= where.pending === undefined ? undefined : toWire(object);
+    for (const old of where.pending ?? []) sendToHandoffSource(deps, partition, key, object, wire!, old, quorum.timeoutMs);
   });
+}
+
+/**
+ * An old primary still streaming the partition to its new owner gets every
+ * write as well (dual writes), so a copy it hands off or keeps serving reads
+ * from is never behind. Not counted toward `w`: the new primary's own slot is
+ * what acknowledges; this one is best effort, and a miss costs nothing.
+ */
+function sendToHandoffSource(deps: CoordinatorDeps, partition: number, key: string, object: VersionedObject, wire: WireObject, target: NodeId, timeoutMs: number): void {
+  if (target === deps.self) {
+    deps.replica.apply(partition, key, object).catch(() => undefined);
+    return;
+  }
+  if (!deps.isAvailable(target)) return;
+  deps.transport.request(target, { type: 'replicate', partition, key, object: wire }, timeoutMs).catch(() => undefined);
 }
 
 export function quorumNotMet(count: QuorumCount, what: 'write' | 'read'): DynakvError {

@@ -154,7 +154,8 @@ export function preferRing(candidate: Ring, current: Ring): boolean {
 
 /** 64-bit FNV-1a (two 32-bit lanes) of the ring's shape and owners, as 16 hex digits. Pure and stable across nodes. */
 export function ringDigest(ring: Ring): string {
-  const text = `${ring.partitions}/${ring.replicas}/${ring.version}/${ring.owners.join(',')}`;
+  const moving = ring.pending === undefined || ring.pending.length === 0 ? '' : `/${ring.pending.map((t) => `${t.partition}:${t.from}>${t.to}`).join(',')}`;
+  const text = `${ring.partitions}/${ring.replicas}/${ring.version}/${ring.owners.join(',')}${moving}`;
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ 0x5bd1e995;
   for (let i = 0; i < text.length; i++) {
@@ -166,7 +167,9 @@ export function ringDigest(ring: Ring): string {
 }
 
 export function toWire(ring: Ring): WireRing {
-  return { partitions: ring.partitions, replicas: ring.replicas, owners: [...ring.owners], version: ring.version };
+  const wire: WireRing = { partitions: ring.partitions, replicas: ring.replicas, owners: [...ring.owners], version: ring.version };
+  if (ring.pending !== undefined && ring.pending.length > 0) wire.pending = ring.pending.map((t) => ({ partition: t.partition, from: t.from, to: t.to }));
+  return wire;
 }
 
 function stampKey(stamp: RingStamp): string {

@@ -38,9 +38,20 @@ export class Placement {
     let cached = this.cache[partition];
     if (cached === undefined) {
       cached = preferenceList(this.current, partition, this.zones);
+      const moving = this.pendingSources(partition, cached.primaries);
+      if (moving.length > 0) cached.pending = moving;
       this.cache[partition] = cached;
     }
     return cached;
+  }
+
+  /** Old primaries of `partition` still handing it off under the current ring (not primaries any more). */
+  private pendingSources(partition: number, primaries: readonly NodeId[]): NodeId[] {
+    const moving: NodeId[] = [];
+    for (const t of this.current.pending ?? []) {
+      if (t.partition === partition && !primaries.includes(t.from) && !moving.includes(t.from)) moving.push(t.from);
+    }
+    return moving;
   }
 
   locate(key: string): Preflist {

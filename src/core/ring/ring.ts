@@ -19,6 +19,20 @@ export interface Ring {
   readonly owners: readonly NodeId[];
   /** Bumped by every claim change. */
   readonly version: number;
+  /**
+   * Ownership handoffs still under way (riak_core's `next` list, Cassandra's
+   * pending ranges): replicas of `partition` that `from` still holds and is
+   * streaming to `to`, a primary under `owners` that was not one before.
+   * Absent or empty: the ring is settled. See src/core/transfer/README.md.
+   */
+  readonly pending?: readonly PendingTransfer[];
+}
+
+/** One partition replica moving from an old primary to a new one. */
+export interface PendingTransfer {
+  readonly partition: number;
+  readonly from: NodeId;
+  readonly to: NodeId;
 }
 
 /** Where a partition's replicas live: N primaries, then every other member as a fallback. */
@@ -26,6 +40,8 @@ export interface Preflist {
   partition: number;
   primaries: NodeId[];
   fallbacks: NodeId[];
+  /** Old primaries still handing the partition off (ring.pending): extra write and read targets, never counted in a quorum. */
+  pending?: NodeId[];
 }
 
 /**
@@ -109,11 +125,34 @@ export function validateRing(input: unknown): Ring {
     if (!isNodeId(owner)) throw new Error(`ring: owner of partition ${p} is not a node id`);
     copy[p] = owner;
   }
-  return freezeRing(q, replicas as number, copy, version as number);
+  const pending = validatePending((input as Record<string, unknown>).pending, q);
+  return freezeRing(q, replicas as number, copy, version as number, pending);
 }
 
-function freezeRing(partitions: number, replicas: number, owners: NodeId[], version: number): Ring {
-  return Object.freeze({ partitions, replicas, owners: Object.freeze(owners), version });
+/** `ring` with its pending transfers replaced, at `version`. */
+export function withPending(ring: Ring, pending: readonly PendingTransfer[], version: number): Ring {
+  return freezeRing(ring.partitions, ring.replicas, ring.owners.slice(), version, pending);
+}
+
+/** Transfers per partition accepted from outside: N replicas, each moving at most once. */
+const PENDING_PER_PARTITION_MAX = LIMITS.replicasMax;
+
+function validatePending(input: unknown, partitions: number): PendingTransfer[] {
+  if (input === undefined || input === null) return [];
+  if (!Array.isArray(input) || input.length > partitions * PENDING_PER_PARTITION_MAX) throw new Error('ring: pending must be a bounded list');
+  return input.map((t: unknown) => {
+    if (typeof t !== 'object' || t === null) throw new Error('ring: pending transfer is not an object');
+    const { partition, from, to } = t as Record<string, unknown>;
+    if (!Number.isInteger(partition) || (partition as number) < 0 || (partition as number) >= partitions) throw new Error('ring: pending partition out of range');
+    if (!isNodeId(from) || !isNodeId(to) || from === to) throw new Error('ring: pending transfer needs two distinct node ids');
+    return { partition: partition as number, from, to };
+  });
+}
+
+function freezeRing(partitions: number, replicas: number, owners: NodeId[], version: number, pending: readonly PendingTransfer[] = []): Ring {
+  const ring: Ring = { partitions, replicas, owners: Object.freeze(owners), version };
+  if (pending.length === 0) return Object.freeze(ring);
+  return Object.freeze({ ...ring, pending: Object.freeze(pending.map((t) => Object.freeze({ partition: t.partition, from: t.from, to: t.to }))) });
 }
 
 function assertShape(partitions: number, replicas: number): void {
