@@ -27,9 +27,15 @@ export async function runStart(options: NodeOptions): Promise<void> {
   const { startNode } = await loadNodeModule();
   const node = await startNode(options);
   process.stderr.write(`dynakv ${node.id}: api http://${node.apiAddress} peer ${node.peerAddress}\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const signal = await new Promise<NodeJS.Signals | 'left'>((resolve) => {
     process.once('SIGINT', resolve).once('SIGTERM', resolve);
+    // A finished `POST /v1/admin/leave`: the node closed itself; exit 0.
+    node.left?.then(() => resolve('left'), () => resolve('left'));
   });
+  if (signal === 'left') {
+    process.stderr.write(`dynakv ${node.id}: left the cluster, stopped\n`);
+    process.exit(0);
+  }
   // A second signal while closing means "stop now".
   const now = (): never => process.exit(1);
   process.once('SIGINT', now).once('SIGTERM', now);

@@ -26,6 +26,8 @@ import { AntiEntropy } from './antientropy/anti-entropy.js';
 import { ANTI_ENTROPY_DEFAULTS, type AntiEntropyConfig } from './antientropy/config.js';
 import { TreeStore } from './antientropy/tree-store.js';
 import { KeyEpochs } from './version/key-epochs.js';
+import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
+import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
 import { fromWire, toWire } from './version/codec.js';
@@ -68,6 +70,8 @@ export interface KvNodeConfig {
   knownRing?: Ring;
   /** Gossip timings and bounds (defaults: memberlist's LAN profile, MEMBERSHIP_DEFAULTS). */
   membership?: Partial<MembershipConfig>;
+  /** Ownership handoff bounds (defaults: LIMITS.transferDefaults). */
+  transferConfig?: Partial<TransferConfig>;
 }
 
 export interface KvNodeDeps {
@@ -84,6 +88,8 @@ export interface KvNodeDeps {
   persistRing?(ring: Ring): void;
   /** Persist our incarnation when it goes up at runtime (a refutation), so the next start goes higher still. */
   persistIncarnation?(incarnation: number): void;
+  /** This node has left the cluster (`POST /v1/admin/leave` finished): the host should stop it. */
+  onLeft?(): void;
 }
 
 /**
@@ -102,6 +108,9 @@ export class KvNode {
   readonly handoff: HintedHandoff;
   readonly reaper: TombstoneReaper;
   readonly antiEntropy: AntiEntropy;
+  /** Ownership handoff: streams partitions this node gives up, receives those it gains. */
+  readonly transfers: Transfers;
+  private readonly transferConfig: TransferConfig;
   private readonly startedAtMs: number;
   private inflight = 0;
   /** Requests refused with `overloaded`. */
@@ -162,6 +171,21 @@ export class KvNode {
       isAvailable: (id) => this.isAvailable(id),
       config: { ...ANTI_ENTROPY_DEFAULTS, ...config.antiEntropyConfig },
     });
+    this.transferConfig = { ...TRANSFER_DEFAULTS, ...config.transferConfig };
+    this.transfers = new Transfers({
+      self: config.id,
+      store: deps.store,
+      replica: this.replica,
+      transport: deps.transport,
+      clock: deps.clock,
+      config: this.transferConfig,
+      ring: () => this.rings.current,
+      primaries: (partition) => this.placement.preflist(partition).primaries,
+      claimant: () => this.claimantId(),
+      onCompleted: () => this.claim(),
+      onTick: () => this.finishLeave(),
+      busy: () => this.membership.self().status === 'leaving',
+    });
     this.hints = new HintQueue(deps.hintLog ?? new MemoryHintLog());
     const hintedHandoff = config.hintedHandoff ?? true;
     this.handoff = new HintedHandoff(this.hints, deps.transport, deps.clock, (id) => this.isAvailable(id), {
@@ -209,6 +233,7 @@ export class KvNode {
     if (this.config.hintedHandoff ?? true) this.handoff.start();
     this.reaper.start();
     this.antiEntropy.start();
+    this.transfers.start();
   }
 
   stop(): void {
@@ -216,6 +241,23 @@ export class KvNode {
     this.handoff.stop();
     this.reaper.stop();
     this.antiEntropy.stop();
+    this.transfers.stop();
+  }
+
+  /**
+   * Decommission (`POST /v1/admin/leave`): this node becomes `leaving`; the
+   * claimant moves all its partitions away; once it owns nothing and hands
+   * nothing off it becomes `left`, gossips that for a moment, and `onLeft`
+   * tells the host to stop it.
+   */
+  leave(): { id: NodeId; status: MemberInfo['status'] } {
+    const status = this.membership.self().status;
+    if (status !== 'leaving' && status !== 'left') {
+      this.membership.setSelfStatus('leaving');
+      this.transfers.wake();
+      this.claim();
+    }
+    return { id: this.config.id, status: this.membership.self().status };
   }
 
   /** Ready once the node has a ring (adopted, persisted or made at bootstrap). */
@@ -281,7 +323,7 @@ export class KvNode {
       hints: this.hintStatus(),
       antiEntropy: this.antiEntropy.status(),
       storage: { keys: stats.keys, bytes: stats.bytes },
-      transfers: { active: 0, pending: 0 },
+      transfers: this.transfers.status(),
       ring: { version: this.placement.ring.version, partitionsOwned: this.placement.ring.owners.filter((o) => o === this.config.id).length },
       membership: this.membershipStatus(),
       tombstones: { reaped: this.reaper.reaped, skipped: this.reaper.skipped },
@@ -325,6 +367,9 @@ export class KvNode {
           return this.membership.handlePushPull(message);
         case 'ring-get':
           return this.rings.handleGet();
+        case 'transfer-batch':
+        case 'transfer-done':
+          return await this.transfers.handle(message);
       }
     } catch (error) {
       return { type: 'error', code: 'invalid_message', message: error instanceof Error ? error.message : String(error) };
@@ -374,6 +419,7 @@ export class KvNode {
   /** A new ring was adopted: place keys by it, and announce whether we own partitions (alive) or not yet (joining). */
   private onRingChanged(ring: Ring): void {
     this.placement.setRing(ring, this.zones());
+    (this.transfers as Transfers | undefined)?.ringChanged(ring);
     const status = this.membership.self().status;
     if (status === 'joining' || status === 'alive') this.membership.setSelfStatus(ring.owners.includes(this.config.id) ? 'alive' : 'joining');
     this.claim();
@@ -381,14 +427,30 @@ export class KvNode {
 
   /**
    * The claimant hook: the lowest-id alive ring owner is where ring changes
-   * are made (joins, leaves; see membership/claimant.ts). `nextRing`
-   * proposes nothing until ownership handoff exists.
+   * are made (joins, leaves, clearing verified transfers; one change at a
+   * time, see membership/claimant.ts). Its ring is adopted here and gossiped.
    */
   private claim(): void {
     const ring = this.rings.current;
-    if (ring === undefined || claimantOf(ring, (id) => this.membership.get(id)?.status) !== this.config.id) return;
-    const next = nextRing(ring, pendingClaims(ring, this.membership.members()));
+    if (ring === undefined || this.claimantId() !== this.config.id) return;
+    const completed = (this.transfers as Transfers | undefined)?.completed();
+    const next = nextRing(ring, pendingClaims(ring, this.membership.members()), completed, this.zones());
     if (next !== undefined) this.rings.offer(next);
+  }
+
+  private claimantId(): NodeId | undefined {
+    const ring = this.rings.current;
+    return ring === undefined ? undefined : claimantOf(ring, (id) => this.membership.get(id)?.status);
+  }
+
+  /** A leaving node that owns nothing and hands nothing off has left; the host stops it after gossip had a moment. */
+  private finishLeave(): void {
+    const ring = this.rings.current;
+    if (ring === undefined || this.membership.self().status !== 'leaving') return;
+    const id = this.config.id;
+    if (ring.owners.includes(id) || (ring.pending ?? []).some((t) => t.from === id || t.to === id)) return;
+    this.membership.setSelfStatus('left');
+    this.deps.clock.setTimer(this.transferConfig.leftLingerMs, () => this.deps.onLeft?.());
   }
 
   private membershipStatus() {

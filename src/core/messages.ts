@@ -1,4 +1,5 @@
 import type { AaeReply, AaeRequest } from './antientropy/messages.js';
+import type { TransferReply, TransferRequest } from './transfer/messages.js';
 import type { WireObject } from './version/codec.js';
 
 export type NodeId = string;
@@ -73,6 +74,8 @@ export type ForwardedOp =
 export type PeerRequest =
   /** Merkle anti-entropy exchange (antientropy/messages.ts). */
   | AaeRequest
+  /** Ownership handoff: partition batches and completion reports (transfer/messages.ts). */
+  | TransferRequest
   /** Store (merge) this object as a replica of `key`; with `hint`, hold it for that primary instead. */
   | { type: 'replicate'; partition: number; key: string; object: WireObject; hint?: NodeId }
   /** Return this replica's object for `key`; with `hints`, merged with hints held for it (a fallback read). */
@@ -93,6 +96,7 @@ export type PeerRequest =
 export type PeerReply =
   /** Merkle anti-entropy exchange (antientropy/messages.ts). */
   | AaeReply
+  | TransferReply
   | { type: 'ack' }
   | { type: 'object'; object: WireObject | null }
   | { type: 'coordinated'; object: WireObject | null }

@@ -45,6 +45,23 @@ export function parsePeerRequest(input: unknown): PeerRequest {
       return { type: 'push-pull', from: member(m.from), join: m.join === true, members: parseMembers(m.members), ring: ringStamp(m.ring) };
     case 'ring-get':
       return { type: 'ring-get' };
+    case 'transfer-batch': {
+      const keys = m.keys;
+      const objects = m.objects;
+      if (!Array.isArray(keys) || !Array.isArray(objects) || keys.length !== objects.length || keys.length > TRANSFER_BATCH_KEYS_ACCEPTED_MAX) {
+        throw new Error('transfer-batch: keys and objects must be lists of equal, bounded length');
+      }
+      return {
+        type: 'transfer-batch',
+        partition: partition(m.partition),
+        from: text(m.from, 128, 'from'),
+        pass: int(m.pass, 1, Number.MAX_SAFE_INTEGER, 'pass'),
+        keys: keys.map(key),
+        objects: objects as never,
+      };
+    }
+    case 'transfer-done':
+      return { type: 'transfer-done', partition: partition(m.partition), from: text(m.from, 128, 'from'), to: text(m.to, 128, 'to') };
     default:
       throw new Error(`unknown message type ${JSON.stringify(m.type)?.slice(0, 40)}`);
   }
@@ -69,6 +86,9 @@ export function parsePushPullReply(input: unknown): Extract<PeerReply, { type: '
   if (m.type !== 'push-pull') throw new Error(`push-pull: unexpected reply ${JSON.stringify(m.type)?.slice(0, 40)}`);
   return { type: 'push-pull', from: member(m.from), members: parseMembers(m.members), ring: ringStamp(m.ring), fullRing: (m.fullRing ?? null) as never };
 }
+
+/** Keys accepted in one handoff batch (a sender's keysPerBatchMax is far below). */
+const TRANSFER_BATCH_KEYS_ACCEPTED_MAX = 16_384;
 
 /** Gossip updates piggybacked on one message. */
 export const GOSSIP_UPDATES_ACCEPTED_MAX = 256;

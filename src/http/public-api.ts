@@ -249,6 +249,12 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     return sendJson(reply, 200, { ...report, antiEntropy, members: report.members.map(memberJson) });
   }
 
+  /** Decommission: 202 with the node's status (`leaving`, or `left` once done); repeating it is harmless. */
+  function leave(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (service.leave === undefined) return sendJson(reply, 404, { error: { code: 'not_found', message: 'leave is not supported by this node' } });
+    return sendJson(reply, 202, service.leave());
+  }
+
   function localKv(request: KeyRequest, reply: FastifyReply): FastifyReply {
     const key = validateKey(request.params['*']);
     const obj = service.localGet(key);
@@ -287,6 +293,7 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     app.get('/v1/cluster/ring', ring);
     app.get<KeyRoute>('/v1/cluster/preflist/*', preflist);
     app.get('/v1/admin/status', status);
+    app.post('/v1/admin/leave', leave);
     app.get<KeyRoute>('/v1/admin/local/*', localKv);
     app.get('/health', health);
   };

@@ -51,6 +51,23 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     blocked: transport.blocked,
   });
   let apiServer: FastifyInstance | undefined;
+  let announceLeft: () => void = () => undefined;
+  const left = new Promise<void>((resolve) => {
+    announceLeft = resolve;
+  });
+  let closing: Promise<void> | undefined;
+  /** Stops serving and releases everything, once (a signal and a finished leave may both ask). */
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      node?.stop();
+      clock.clearAll();
+      await apiServer?.close();
+      await peerServer.close();
+      await transport.close();
+      await store.close();
+      await hintLog.close();
+      log.info('node stopped');
+    })());
   try {
     const peerAddress = await listen(peerServer, options.peer);
     node = new KvNode(
@@ -82,6 +99,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         persistMembers: (m) => saveMembers(store, m, log),
         persistRing: (ring) => saveRing(store, ring, log),
         persistIncarnation: (n) => saveIncarnation(store, n, log),
+        onLeft: () => {
+          log.info('left the cluster; closing');
+          close().then(announceLeft, (error: unknown) => {
+            log.error({ err: error }, 'close after leave failed');
+            announceLeft();
+          });
+        },
       },
     );
     const service: KvService = node;
@@ -91,21 +115,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     node.setAddresses(apiAddress, peerAddress);
     node.start();
     log.info({ api: apiAddress, peer: peerAddress, actor, incarnation }, 'node started');
-    return {
-      id: options.id,
-      apiAddress,
-      peerAddress,
-      close: async () => {
-        node?.stop();
-        clock.clearAll();
-        await apiServer?.close();
-        await peerServer.close();
-        await transport.close();
-        await store.close();
-        await hintLog.close();
-        log.info('node stopped');
-      },
-    };
+    return { id: options.id, apiAddress, peerAddress, close, left };
   } catch (error) {
     node?.stop();
     clock.clearAll();

@@ -47,4 +47,6 @@ export interface RunningNode {
   readonly apiAddress: string;
   readonly peerAddress: string;
   close(): Promise<void>;
+  /** Resolves when the node has left the cluster (`POST /v1/admin/leave` finished) and closed itself. */
+  readonly left?: Promise<void>;
 }

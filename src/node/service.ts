@@ -82,4 +82,6 @@ export interface KvService {
   status(): StatusReport;
   /** True once the node can serve requests. */
   ready(): boolean;
+  /** Start decommissioning this node (`POST /v1/admin/leave`); absent: not supported (404). */
+  leave?(): { id: string; status: string };
 }

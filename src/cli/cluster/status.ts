@@ -19,14 +19,27 @@ export interface NodeStatusRow {
   keys: number | null;
   hintsPending: number | null;
   transfers: { active: number; pending: number } | null;
+  /** Outbound transfers this node is running, with their progress. */
+  outbound: TransferRow[];
   /** Node ids this node currently blocks (`cluster partition`), as recorded by the manager. */
   blocked: string[];
+}
+
+export interface TransferRow {
+  partition: number;
+  from: string;
+  to: string;
+  state: string;
+  pass: number;
+  keys: number;
+  bytes: number;
+  rateBytesPerSecond: number;
 }
 
 interface AdminStatus {
   storage?: { keys?: number };
   hints?: { pending?: number };
-  transfers?: { active?: number; pending?: number };
+  transfers?: { active?: number; pending?: number; outbound?: TransferRow[] };
 }
 
 interface Ring {
@@ -41,7 +54,7 @@ export async function collectStatus(state: ClusterState): Promise<NodeStatusRow[
 
 async function nodeStatus(node: NodeRecord, blocked: string[]): Promise<NodeStatusRow> {
   const base = { id: node.id, api: node.api, peer: node.peer, pid: node.pid, blocked };
-  const empty = { partitions: null, keys: null, hintsPending: null, transfers: null };
+  const empty = { partitions: null, keys: null, hintsPending: null, transfers: null, outbound: [] };
   const proc = procState(node);
   // A SIGSTOPped node would only time out: do not ask it.
   if (proc !== 'running') return { ...base, ...empty, state: node.left ? 'LEFT' : proc === 'paused' ? 'PAUSED' : 'DOWN' };
@@ -57,6 +70,7 @@ async function nodeStatus(node: NodeRecord, blocked: string[]): Promise<NodeStat
     keys: status?.storage?.keys ?? null,
     hintsPending: status?.hints?.pending ?? null,
     transfers: status?.transfers ? { active: status.transfers.active ?? 0, pending: status.transfers.pending ?? 0 } : null,
+    outbound: Array.isArray(status?.transfers?.outbound) ? status.transfers.outbound : [],
   };
 }
 
@@ -78,7 +92,26 @@ export function renderStatus(rows: readonly NodeStatusRow[]): string {
     ]),
   );
   const up = rows.filter((r) => r.state === 'UP').length;
-  return `${table}\n\n${up}/${rows.length} up; PARTITIONS as each node sees the ring; TRANSFERS active/pending`;
+  const running = rows.flatMap((r) => r.outbound);
+  const progress = running.length === 0 ? '' : `\n\nTransfers running:\n${renderTransfers(running)}`;
+  return `${table}\n\n${up}/${rows.length} up; PARTITIONS as each node sees the ring; TRANSFERS active/pending${progress}`;
+}
+
+/** One line per running transfer: partition, direction, pass, keys, MB, rate. */
+export function renderTransfers(rows: readonly TransferRow[]): string {
+  return formatTable(
+    ['PARTITION', 'FROM', 'TO', 'STATE', 'PASS', 'KEYS', 'MB', 'MB/S'],
+    rows.map((t) => [
+      String(t.partition),
+      t.from,
+      t.to,
+      t.state,
+      t.pass > 1 ? `${t.pass} (verify)` : String(t.pass),
+      String(t.keys),
+      (t.bytes / 1e6).toFixed(2),
+      (t.rateBytesPerSecond / 1e6).toFixed(2),
+    ]),
+  );
 }
 
 /** The table `cluster up` and `npm start` print: where to reach each node. */

@@ -99,7 +99,9 @@ export class TombstoneReaper {
     const partitions = this.deps.placement.ring.partitions;
     let budget = this.config.scanKeysPerRound;
     for (let visited = 0; visited < partitions && budget > 0 && out.length < this.config.reapsPerRoundMax; ) {
-      if (this.deps.placement.preflist(this.partition).primaries[0] !== this.deps.self) {
+      // A partition being handed off is not reaped: the old owner's copy could bring a reaped key back through the stream.
+      const where = this.deps.placement.preflist(this.partition);
+      if (where.primaries[0] !== this.deps.self || where.pending !== undefined) {
         this.nextPartition(partitions);
         visited++;
         continue;
