@@ -77,7 +77,9 @@ describe.runIf(NODE_BUILT)('gossip membership on a 5-node process cluster', () =
       expect(members.every((m) => m.incarnation >= 1)).toBe(true);
     }
     const ring = await getJson<{ version: number; owners: string[] }>(`${c.node('n3').url}/v1/cluster/ring`);
-    expect(ring?.version).toBe(1);
+    // The ring n6 serves with names it once the claimant's join has spread (version ≥ 2), else the bootstrap ring.
+    expect(ring?.version).toBeGreaterThanOrEqual(1);
+    expect(ring!.version === 1 || ring!.owners.includes('n6')).toBe(true);
     expect(new Set(ring?.owners)).toEqual(new Set(all5));
     console.log(`[gossip it] all 5 alive on every node ${ms} ms after \`cluster up\` returned`);
   }, 30_000);
@@ -132,14 +134,16 @@ describe.runIf(NODE_BUILT)('gossip membership on a 5-node process cluster', () =
     console.log(`[gossip it] resumed n5 refuted (incarnation ${before} → ${after}) and is alive on every node ${ms} ms after SIGCONT`);
   }, 120_000);
 
-  it('`cluster add` → n6 is a live member on every node (joining: it owns no partitions yet)', async () => {
+  it('`cluster add` → n6 is a live member on every node (joining until the claimant gives it partitions)', async () => {
     await c.cliOk(['cluster', 'add']);
     const all6 = [...all5, 'n6'];
     const ms = await waitViews(all6, 'n6', (s) => s === 'alive' || s === 'joining', 20_000, 'n6 live everywhere');
     for (const id of all6) await waitViews(all6, id, (s) => s === 'alive' || s === 'joining', 20_000, `${id} live on every node`);
     const statuses = await Promise.all(all6.map((v) => statusOf(v, 'n6')));
     const ring = await getJson<{ version: number; owners: string[] }>(`${c.node('n6').url}/v1/cluster/ring`);
-    expect(ring?.version).toBe(1);
+    // The ring n6 serves with names it once the claimant's join has spread (version ≥ 2), else the bootstrap ring.
+    expect(ring?.version).toBeGreaterThanOrEqual(1);
+    expect(ring!.version === 1 || ring!.owners.includes('n6')).toBe(true);
     console.log(`[gossip it] cluster add: n6 live on all 6 nodes ${ms} ms after \`cluster add\` returned (as ${[...new Set(statuses)].join('/')}; ring v${ring?.version})`);
   }, 60_000);
 });
