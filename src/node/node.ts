@@ -6,27 +6,17 @@ import { pino, type Logger } from 'pino';
 import { HttpTransport } from '../adapters/http-transport.js';
 import { LmdbHintLog } from '../adapters/lmdb-hint-log.js';
 import { LmdbStore } from '../adapters/lmdb-store.js';
-import { peerPackr } from '../adapters/msgpack.js';
 import { SystemClock } from '../adapters/system-clock.js';
 import { SystemRandom } from '../adapters/system-random.js';
 import { createHasher } from '../adapters/xxhash.js';
 import { KvNode } from '../core/kv-node.js';
 import { LIMITS } from '../core/limits.js';
-import type { MemberInfo } from '../core/messages.js';
-import { toWire } from '../core/membership/ring-state.js';
-import { parseMembers } from '../core/peer-protocol.js';
-import { validateRing, type Ring } from '../core/ring/ring.js';
 import { buildPeerServer } from '../http/peer-api.js';
 import { buildPublicServer } from '../http/public-api.js';
-import type { Random } from '../ports/random.js';
-import type { Store } from '../ports/store.js';
+import { bumpIncarnation, loadActor, loadMembers, loadRing, saveIncarnation, saveMembers, saveRing, type OnPersistError } from './identity.js';
 import type { NodeOptions, RunningNode } from './options.js';
 import type { KvService } from './service.js';
 
-const META_ACTOR = 'actor';
-const META_INCARNATION = 'incarnation';
-const META_MEMBERS = 'members';
-const META_RING = 'ring';
 
 /**
  * Assembles one node: LMDB store, undici transport, the deterministic core,
@@ -35,6 +25,7 @@ const META_RING = 'ring';
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const log = pino({ level: options.logLevel, base: { node: options.id } });
+  const persistError: OnPersistError = (what, error) => log.warn({ err: error }, `could not persist ${what}`);
   await mkdir(options.data, { recursive: true });
   const store = LmdbStore.open(join(options.data, 'db'), { sync: options.sync });
   const hintLog = LmdbHintLog.open(join(options.data, 'hints'), { sync: options.sync });
@@ -87,7 +78,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         antiEntropy: options.antiEntropy,
         tombstoneGraceMs: options.tombstoneGraceMs,
         knownMembers: loadMembers(store),
-        knownRing: loadRing(store, log),
+        knownRing: loadRing(store, persistError),
       },
       {
         store,
@@ -96,9 +87,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         random,
         hasher,
         hintLog,
-        persistMembers: (m) => saveMembers(store, m, log),
-        persistRing: (ring) => saveRing(store, ring, log),
-        persistIncarnation: (n) => saveIncarnation(store, n, log),
+        persistMembers: (m) => saveMembers(store, m, persistError),
+        persistRing: (ring) => saveRing(store, ring, persistError),
+        persistIncarnation: (n) => saveIncarnation(store, n, persistError),
         onLeft: () => {
           log.info('left the cluster; closing');
           close().then(announceLeft, (error: unknown) => {
@@ -138,63 +129,6 @@ export function splitAddress(address: string): { host: string; port: number } {
   const port = Number(address.slice(at + 1));
   if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address ${address}: expected host:port`);
   return { host: address.slice(0, at), port };
-}
-
-/** The actor id names this data directory's dots; a wiped directory gets a fresh epoch. */
-async function loadActor(store: Store, id: string, random: Random): Promise<string> {
-  const saved = store.getMeta(META_ACTOR);
-  if (saved !== undefined) return Buffer.from(saved).toString('utf8');
-  let epoch = '';
-  for (let i = 0; i < 8; i++) epoch += 'abcdefghijklmnopqrstuvwxyz0123456789'[random.int(36)];
-  const actor = `${id}.${epoch}`;
-  await store.putMeta(META_ACTOR, Buffer.from(actor, 'utf8'));
-  return actor;
-}
-
-async function bumpIncarnation(store: Store): Promise<number> {
-  const saved = store.getMeta(META_INCARNATION);
-  const next = saved === undefined ? 1 : Buffer.from(saved).readUInt32BE(0) + 1;
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(next >>> 0, 0);
-  await store.putMeta(META_INCARNATION, bytes);
-  return next;
-}
-
-function loadMembers(store: Store): MemberInfo[] {
-  const saved = store.getMeta(META_MEMBERS);
-  if (saved === undefined) return [];
-  try {
-    return parseMembers(peerPackr.unpack(saved));
-  } catch {
-    return [];
-  }
-}
-
-/** The ring this node last adopted (validated like a peer's: a damaged record means bootstrapping again). */
-function loadRing(store: Store, log: Logger): Ring | undefined {
-  const saved = store.getMeta(META_RING);
-  if (saved === undefined) return undefined;
-  try {
-    return validateRing(peerPackr.unpack(saved));
-  } catch (error) {
-    log.warn({ err: error }, 'persisted ring is unreadable; bootstrapping from seeds');
-    return undefined;
-  }
-}
-
-function saveRing(store: Store, ring: Ring, log: Logger): void {
-  store.putMeta(META_RING, peerPackr.pack(toWire(ring))).catch((error: unknown) => log.warn({ err: error }, 'could not persist the ring'));
-}
-
-/** A refutation raised our incarnation: the next start must go above it (bumpIncarnation adds 1 to this). */
-function saveIncarnation(store: Store, incarnation: number, log: Logger): void {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(incarnation >>> 0, 0);
-  store.putMeta(META_INCARNATION, bytes).catch((error: unknown) => log.warn({ err: error }, 'could not persist the incarnation'));
-}
-
-function saveMembers(store: Store, members: MemberInfo[], log: Logger): void {
-  store.putMeta(META_MEMBERS, peerPackr.pack(members)).catch((error: unknown) => log.warn({ err: error }, 'could not persist members'));
 }
 
 /** POST /v1/admin/fault {"blocked":[ids]}: cut internode traffic with those nodes, both ways. Tool-made clusters only. */

@@ -14,6 +14,7 @@ import type { PeerHandler } from '../ports/transport.js';
 import { HELD_CALLS_MAX, SimNetwork, type Endpoint } from './network.js';
 import type { Prng } from './prng.js';
 import { NodeClock, type Scheduler } from './virtual-clock.js';
+import { bumpIncarnation, loadActor, loadMembers, loadRing, saveIncarnation, saveMembers, saveRing, type OnPersistError } from '../node/identity.js';
 
 /**
  * A simulated cluster: S KvNodes, each on a MemoryStore and a MemoryHintLog
@@ -41,11 +42,6 @@ export interface ClusterConfig {
 }
 
 export type HostState = 'up' | 'down' | 'paused';
-
-/** The same meta records as src/node/node.ts. */
-const META_ACTOR = 'actor';
-const META_INCARNATION = 'incarnation';
-const META_MEMBERS = 'members';
 
 /** Client → node latency of the public API (loopback-ish). */
 const CLIENT_HOP_MS = 1;
@@ -305,6 +301,7 @@ export class SimCluster {
       host.booting = false;
     }
     assert(host.life === life && host.state === 'down', `cluster: ${id} changed state while booting`);
+    const persistError: OnPersistError = (what, error) => this.reportBug(`${id}: persisting ${what} failed: ${String(error)}`);
     const clock = new NodeClock(this.scheduler, `${id}.${life}`, () => host.skewMs, (label, callback) => host.enter(life, label, callback));
     const kv = new KvNode(
       {
@@ -320,6 +317,7 @@ export class SimCluster {
         valueBytesMax: LIMITS.valueBytesMaxDefault,
         incarnation,
         knownMembers: loadMembers(store),
+        knownRing: loadRing(store, persistError),
       },
       {
         store,
@@ -328,7 +326,9 @@ export class SimCluster {
         random: host.random,
         hasher: this.hasher,
         hintLog: host.hintLog,
-        persistMembers: (members) => saveMembers(store, members, (error) => this.reportBug(`${id}: persisting members failed: ${String(error)}`)),
+        persistMembers: (members) => saveMembers(store, members, persistError),
+        persistRing: (ring) => saveRing(store, ring, persistError),
+        persistIncarnation: (n) => saveIncarnation(store, n, persistError),
       },
     );
     host.kv = kv;
@@ -338,40 +338,4 @@ export class SimCluster {
     kv.setAddresses(host.api, host.peer);
     kv.start();
   }
-}
-
-// ---- mirrors of src/node/node.ts (not exported there) ---------------------
-
-/** The actor id names this data directory's dots; a wiped directory gets a fresh epoch. */
-async function loadActor(store: Store, id: string, random: Random): Promise<string> {
-  const saved = store.getMeta(META_ACTOR);
-  if (saved !== undefined) return Buffer.from(saved).toString('utf8');
-  let epoch = '';
-  for (let i = 0; i < 8; i++) epoch += 'abcdefghijklmnopqrstuvwxyz0123456789'[random.int(36)];
-  const actor = `${id}.${epoch}`;
-  await store.putMeta(META_ACTOR, Buffer.from(actor, 'utf8'));
-  return actor;
-}
-
-async function bumpIncarnation(store: Store): Promise<number> {
-  const saved = store.getMeta(META_INCARNATION);
-  const next = saved === undefined ? 1 : Buffer.from(saved).readUInt32BE(0) + 1;
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(next >>> 0, 0);
-  await store.putMeta(META_INCARNATION, bytes);
-  return next;
-}
-
-function loadMembers(store: Store): MemberInfo[] {
-  const saved = store.getMeta(META_MEMBERS);
-  if (saved === undefined) return [];
-  try {
-    return parseMembers(peerPackr.unpack(saved));
-  } catch {
-    return [];
-  }
-}
-
-function saveMembers(store: Store, members: MemberInfo[], onError: (error: unknown) => void): void {
-  store.putMeta(META_MEMBERS, peerPackr.pack(members)).catch(onError);
 }
