@@ -14,8 +14,10 @@ export interface BenchOptions {
   seconds: number;
   /** Time cap of the load phase (it also stops once every record is inserted). */
   loadSeconds: number;
-  /** Unmeasured seconds before the load phase and at the start of each run phase. */
+  /** Unmeasured seconds at the start of each run phase (a, b, c, w). */
   warmup: number;
+  /** Unmeasured seconds of traffic right after a target starts, before the load phase (JIT, connections). */
+  initialWarmup: number;
   /** Cap on measured operations per phase. */
   maxOps: number;
   records: number;
@@ -50,8 +52,10 @@ endpoint (the HTTP ceiling of this machine). Results: a table on stdout and JSON
 bench-results/<timestamp>.json. Benchmarks are not tests: exit 1 only on errors.
 
   --seconds S         measured seconds per run phase (default 10)
-  --load-seconds S    time cap of the load phase (default 30)
-  --warmup S          unmeasured warm-up before load and in each phase (default 2)
+  --load-seconds S    time cap of the load phase (default 20)
+  --initial-warmup S  unmeasured traffic after a target starts, before load (default 6;
+                      V8 keeps optimizing for ~10 s after start, which costs CPU per op)
+  --warmup S          unmeasured warm-up at the start of each run phase (default 2)
   --max-ops N         cap on measured operations per phase (default 2000000)
   --records N         record count (default 10000)
   --value-bytes N     value size (default 1024)
@@ -89,6 +93,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       seconds: { type: 'string' },
       'load-seconds': { type: 'string' },
       warmup: { type: 'string' },
+      'initial-warmup': { type: 'string' },
       'max-ops': { type: 'string' },
       records: { type: 'string' },
       'value-bytes': { type: 'string' },
@@ -143,8 +148,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   const phases = list('phases', values.phases, PHASES, ['load', 'a', 'b', 'c']);
   return {
     seconds: num('seconds', values.seconds, 10, 0.5, 3600, false),
-    loadSeconds: num('load-seconds', values['load-seconds'], 30, 0.5, 3600, false),
+    loadSeconds: num('load-seconds', values['load-seconds'], 20, 0.5, 3600, false),
     warmup: num('warmup', values.warmup, 2, 0, 600, false),
+    initialWarmup: num('initial-warmup', values['initial-warmup'], 6, 0, 600, false),
     maxOps: num('max-ops', values['max-ops'], 2_000_000, 1, 1e9),
     records: num('records', values.records, 10_000, 1, (1 << 21) - 1),
     valueBytes: num('value-bytes', values['value-bytes'], 1024, 0, 1024 * 1024),

@@ -151,7 +151,16 @@ export function cpuSince(start: CpuSnapshot, labels: ReadonlyMap<number, string>
     machineCores = busy / wallSeconds;
     if (oursKnown) otherCores = Math.max(0, (busy - ours) / wallSeconds);
   }
-  return { wallSeconds, processes, io, loadGenerator, machineCores, otherCores };
+  const r3 = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 1000);
+  for (const k of Object.keys(processes)) processes[k] = r3(processes[k] ?? null);
+  return {
+    wallSeconds: r3(wallSeconds)!,
+    processes,
+    io,
+    loadGenerator: r3(loadGenerator),
+    machineCores: r3(machineCores),
+    otherCores: r3(otherCores),
+  };
 }
 
 /** Busy cores of the whole machine over the next `ms` (this process included); undefined without /proc. */

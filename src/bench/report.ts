@@ -102,13 +102,7 @@ export function renderTarget(t: TargetResult): string {
   }
   out.push(table(['phase', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'p999 ms', 'max ms', 'ops', 'notes'], rows, [false, false, true, true, true, true, true, true, false]));
   out.push('');
-  out.push(
-    `Resources in the measured window (this machine has ${cpus().length} cores). cores = CPU s / wall s; other = the machine's busy cores ` +
-      'not ours (noise); server CPU µs/op and syscalls/op (read-like / write-like, from /proc/<pid>/io) ' +
-      'sum all server processes per successful op; CPU-bound ceiling = cores / (server + loadgen CPU per op), ' +
-      'the rate an idle machine would allow at these costs (an upper bound, robust to noise); LMDB commits/op = write ' +
-      'transactions of all nodes per op (an insert at N=3 is 3 puts: 3.0 means no group commit at all):',
-  );
+  out.push(`Resources in the measured window (${cpus().length} cores; columns explained below the last target):`);
   const cpuRows: string[][] = [];
   for (const p of t.phases) {
     const procs = Object.entries(p.cpu.processes);
@@ -209,6 +203,17 @@ export function verdicts(results: TargetResult[]): { verdicts: Verdict[]; ratios
   }
   return { verdicts: out, ratios };
 }
+
+/** The legend of the resources table, printed once. */
+export const RESOURCES_LEGEND = [
+  'Resources columns: cores = CPU s / wall s of each server process (all threads); loadgen = this bench process;',
+  "loadgen ELU = its event-loop utilization (near 1: the load generator is the bottleneck); other = the machine's busy",
+  'cores that are not ours (other work on a shared machine: noise); server CPU µs/op and syscalls/op (read-like /',
+  'write-like, /proc/<pid>/io) sum all server processes per successful op; CPU-bound ceiling = cores / (server +',
+  'loadgen CPU per op), the rate an idle machine would allow at these costs (an upper bound that ignores waiting,',
+  'robust to noise); LMDB commits/op = write transactions of all nodes per op (an insert at N=3 is 3 puts, so 3.0',
+  'would mean no group commit at all).',
+].join('\n');
 
 export function renderVerdicts(v: Verdict[]): string {
   if (v.length === 0) return '';

@@ -121,7 +121,7 @@ class OpRecorder {
     const h = this.hist;
     return {
       count: this.count,
-      opsPerSec: seconds > 0 ? this.count / seconds : 0,
+      opsPerSec: seconds > 0 ? round(this.count / seconds) : 0,
       meanUs: round(h.mean),
       p50Us: h.getValueAtPercentile(50),
       p99Us: h.getValueAtPercentile(99),
@@ -333,14 +333,14 @@ export class LoadGenerator {
     return {
       phase,
       title: spec.title,
-      seconds: round(seconds * 100) / 100,
-      opsPerSec: seconds > 0 ? ops / seconds : 0,
+      seconds: Math.round(seconds * 1000) / 1000,
+      opsPerSec: seconds > 0 ? round(ops / seconds) : 0,
       ops,
       errors,
       byOp,
       stoppedBy,
       cpu,
-      loadGeneratorElu: round(elu * 100) / 100,
+      loadGeneratorElu: Math.round(elu * 1000) / 1000,
       serverCpuUsPerOp,
       cpuBoundCeilingOpsPerSec,
       lmdbCommits,

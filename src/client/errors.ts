@@ -1,4 +1,4 @@
-import { isErrorCode, type ErrorCode } from '../core/errors.js';
+import { ERROR_STATUS, isErrorCode, type ErrorCode } from '../core/errors.js';
 
 /**
  * Errors of the client SDK.
@@ -84,19 +84,7 @@ export class SiblingsError extends Error {
 }
 
 /** Status of each code, for answers that lack one and for errors made client-side. */
-export const STATUS_OF: Readonly<Record<DynakvErrorCode, number>> = {
-  invalid_key: 400,
-  invalid_parameter: 400,
-  invalid_context: 400,
-  value_too_large: 413,
-  too_many_siblings: 409,
-  quorum_not_met: 503,
-  overloaded: 503,
-  not_found: 404,
-  unauthorized: 401,
-  internal: 500,
-  unavailable: 0,
-};
+export const STATUS_OF: Readonly<Record<DynakvErrorCode, number>> = { ...ERROR_STATUS, unavailable: 0 };
 
 /** A client-side validation error, shaped like the node's own. */
 export function clientError(code: 'invalid_key' | 'invalid_parameter', message: string, details: DynakvErrorDetails = {}): DynakvError {

@@ -17,6 +17,20 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** The HTTP status of each code (DESIGN §7): the API answers with it, the client SDK falls back on it. */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid_key: 400,
+  invalid_parameter: 400,
+  invalid_context: 400,
+  value_too_large: 413,
+  too_many_siblings: 409,
+  quorum_not_met: 503,
+  overloaded: 503,
+  not_found: 404,
+  unauthorized: 401,
+  internal: 500,
+};
+
 export interface ErrorDetails {
   required?: number;
   acknowledged?: number;

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { DynakvError, ERROR_CODES, isErrorCode, type ErrorCode, type ErrorDetails } from '../core/errors.js';
+import { DynakvError, ERROR_CODES, ERROR_STATUS, isErrorCode, type ErrorCode, type ErrorDetails } from '../core/errors.js';
 
 /**
  * The one registry of error codes → HTTP statuses (DESIGN §7), the JSON error
@@ -7,18 +7,7 @@ import { DynakvError, ERROR_CODES, isErrorCode, type ErrorCode, type ErrorDetail
  * own failures (body too large, unparsable request, unknown route) onto codes.
  */
 
-export const ERROR_STATUS: Record<ErrorCode, number> = {
-  invalid_key: 400,
-  invalid_parameter: 400,
-  invalid_context: 400,
-  value_too_large: 413,
-  too_many_siblings: 409,
-  quorum_not_met: 503,
-  overloaded: 503,
-  not_found: 404,
-  unauthorized: 401,
-  internal: 500,
-};
+export { ERROR_STATUS };
 
 /** One line per code, for README's error table. */
 export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
