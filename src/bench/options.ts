@@ -65,9 +65,10 @@ bench-results/<timestamp>.json. Benchmarks are not tests: exit 1 only on errors.
   --targets LIST      cluster,single,bare (default all three)
   --phases LIST       load,a,b,c[,w] (default load,a,b,c; w = 100 % updates, not YCSB)
   --sync MODE         fsync (default) | none | both (cluster and single in both modes)
-  --update MODE       blind (default: PUT without context) | context (PUT with the
-                      context last seen for the key, no extra read) | rmw (GET, then PUT
-                      with its context; the latency of the pair is the update's)
+  --update MODE       context (default: PUT with the context last seen for the key, no
+                      extra read) | blind (PUT without context: every update of a hot
+                      key adds a sibling) | rmw (GET, then PUT with its context; the
+                      latency of the pair is the update's)
   --rmw               same as --update rmw
   --cpu-prof          start nodes with node --cpu-prof; prints where the profiles are
   --cpu-prof-dir DIR  where (default bench-results/cpuprof-<timestamp>)
@@ -160,7 +161,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     targets: list('targets', values.targets, TARGET_KINDS, [...TARGET_KINDS]),
     phases: PHASES.filter((p) => phases.includes(p)),
     sync: choice<SyncChoice>('sync', values.sync, ['fsync', 'none', 'both'], 'fsync'),
-    updateMode: values.rmw ? 'rmw' : choice('update', values.update, UPDATE_MODES, 'blind'),
+    updateMode: values.rmw ? 'rmw' : choice('update', values.update, UPDATE_MODES, 'context'),
     cpuProf: values['cpu-prof'] === true || values['cpu-prof-dir'] !== undefined,
     cpuProfDir: values['cpu-prof-dir'],
     outDir: values.out ?? 'bench-results',
