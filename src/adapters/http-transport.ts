@@ -19,7 +19,17 @@ interface Peer {
   pool: Pool;
   queue: Pending[];
   flushScheduled: boolean;
+  /** Batch requests on the wire to this peer. */
+  batchesInflight: number;
 }
+
+/**
+ * Batch requests in flight per peer. Beyond it messages wait in the queue and
+ * leave together when a batch returns, so batches grow with load (one request
+ * per ~N messages instead of one per event-loop turn) and add no latency when
+ * the load is light.
+ */
+const BATCHES_INFLIGHT_MAX = 2;
 
 /**
  * Messages that never wait in a coalesced batch: coordination (it waits on
@@ -35,8 +45,9 @@ export class PeerUnavailableError extends Error {
 /**
  * Internode requests over HTTP/1.1 with msgpack bodies, one undici Pool per
  * peer. Replication and read messages to the same peer issued in one event-loop
- * turn travel together in one request (coalescing: the measured lever that
- * takes the replicated path from 4,000 to 6,200 writes/s here). Coordination
+ * turn travel together in one request, and while BATCHES_INFLIGHT_MAX batches
+ * are on the wire the rest wait and leave together (coalescing: the measured
+ * lever that takes the replicated path from 4,000 to 6,200 writes/s here). Coordination
  * requests, which wait on quorums, go alone so they never delay a batch.
  */
 export class HttpTransport implements Transport {
@@ -88,7 +99,7 @@ export class HttpTransport implements Transport {
         keepAliveTimeout: 30_000,
         connectTimeout: 2_000,
       });
-      peer = { pool, queue: [], flushScheduled: false };
+      peer = { pool, queue: [], flushScheduled: false, batchesInflight: 0 };
       this.peers.set(address, peer);
     }
     return peer;
@@ -96,12 +107,19 @@ export class HttpTransport implements Transport {
 
   private flush(peer: Peer): void {
     peer.flushScheduled = false;
-    while (peer.queue.length > 0) {
-      this.send(peer, peer.queue.splice(0, LIMITS.peerBatchMessagesMax));
+    while (peer.queue.length > 0 && peer.batchesInflight < BATCHES_INFLIGHT_MAX) {
+      peer.batchesInflight++;
+      this.send(peer, peer.queue.splice(0, LIMITS.peerBatchMessagesMax), () => {
+        peer.batchesInflight--;
+        if (peer.queue.length > 0 && !peer.flushScheduled && !this.closed) {
+          peer.flushScheduled = true;
+          setImmediate(() => this.flush(peer));
+        }
+      });
     }
   }
 
-  private send(peer: Peer, batch: Pending[]): void {
+  private send(peer: Peer, batch: Pending[], done?: () => void): void {
     let timeoutMs = 0;
     for (const p of batch) timeoutMs = Math.max(timeoutMs, p.timeoutMs);
     const body = peerPackr.pack(batch.map((p) => p.message));
@@ -124,6 +142,7 @@ export class HttpTransport implements Transport {
       .catch((error: unknown) => {
         const reason = error instanceof Error ? error : new Error(String(error));
         for (const p of batch) p.reject(reason);
-      });
+      })
+      .finally(done);
   }
 }
