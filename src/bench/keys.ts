@@ -7,31 +7,19 @@
  * Everything is plain double arithmetic (no BigInt on the per-operation path).
  */
 
+import { Sfc32 } from '../sim/sfc32.js';
+
 const TWO_32 = 4294967296;
 
-/** sfc32: a fast 32-bit PRNG with a 128-bit state; one per client, seeded, so runs are repeatable. */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
+/** sfc32, one per client, seeded, so runs are repeatable. */
+export class Rng extends Sfc32 {
   constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = 0xb7e15162;
-    this.d = seed >>> 0;
-    for (let i = 0; i < 15; i++) this.nextUint32();
+    super(0x9e3779b9, 0x243f6a88, 0xb7e15162, seed >>> 0);
+    for (let i = 0; i < 15; i++) this.u32();
   }
 
   nextUint32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
+    return this.u32();
   }
 
   /** Uniform in [0, 1) with 53 random bits. */

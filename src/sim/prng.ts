@@ -1,5 +1,6 @@
 import { assert } from '../core/assert.js';
 import type { Random } from '../ports/random.js';
+import { Sfc32 } from './sfc32.js';
 
 /**
  * A small seeded PRNG (sfc32, Chris Doty-Humphrey's "small fast counting"
@@ -11,21 +12,12 @@ import type { Random } from '../ports/random.js';
  * drew. Adding a draw in the nemesis therefore does not reshuffle the network's
  * fates, and each node gets its own stream.
  */
-export class Prng implements Random {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
+export class Prng extends Sfc32 implements Random {
   private constructor(
     readonly seed: number,
     readonly path: string,
   ) {
-    const [a, b, c, d] = cyrb128(`dynakv-sim/${seed}/${path}`);
-    this.a = a;
-    this.b = b;
-    this.c = c;
-    this.d = d;
+    super(...cyrb128(`dynakv-sim/${seed}/${path}`));
     // Warm-up: the first outputs of sfc32 are weakly mixed.
     for (let i = 0; i < WARMUP_ROUNDS; i++) this.u32();
   }
@@ -39,17 +31,6 @@ export class Prng implements Random {
   fork(name: string): Prng {
     assert(name.length > 0 && !name.includes('/'), 'prng: stream names are non-empty and contain no "/"');
     return new Prng(this.seed, this.path === 'root' ? name : `${this.path}/${name}`);
-  }
-
-  /** A uniformly distributed unsigned 32-bit integer. */
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
   }
 
   /** A float in [0, 1) with 32 bits of randomness. */
