@@ -1,23 +1,10 @@
 import { MemoryStore } from '../../../src/adapters/memory-store.js';
-import { peerPackr } from '../../../src/adapters/msgpack.js';
 import { SystemClock } from '../../../src/adapters/system-clock.js';
 import { createHasher } from '../../../src/adapters/xxhash.js';
 import { KvNode } from '../../../src/core/kv-node.js';
 import type { MemberInfo, NodeId, PeerReply, PeerRequest } from '../../../src/core/messages.js';
-import type { Random } from '../../../src/ports/random.js';
 import type { Transport } from '../../../src/ports/transport.js';
-
-/** Deterministic enough for unit tests: a counter, not a PRNG. */
-class StepRandom implements Random {
-  private n = 0;
-  next(): number {
-    this.n = (this.n + 0.618034) % 1;
-    return this.n;
-  }
-  int(bound: number): number {
-    return Math.floor(this.next() * bound);
-  }
-}
+import { deliver, StepRandom } from './loopback.js';
 
 /**
  * An in-process cluster of KvNodes joined by a loopback "network" that calls
@@ -80,9 +67,9 @@ export class LocalCluster {
         if (this.down.has(to) || this.down.has(from)) throw new Error(`${to} unreachable`);
         const target = this.nodes.get(to);
         if (target === undefined) throw new Error(`no node ${to}`);
-        const reply = await target.handlePeer(peerPackr.unpack(peerPackr.pack(message)));
+        const reply = await deliver(target, message);
         if (this.down.has(to)) throw new Error(`${to} went down`);
-        return peerPackr.unpack(peerPackr.pack(reply)) as PeerReply;
+        return reply;
       },
     };
   }

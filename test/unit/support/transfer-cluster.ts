@@ -1,23 +1,11 @@
 import { MemoryStore } from '../../../src/adapters/memory-store.js';
-import { peerPackr } from '../../../src/adapters/msgpack.js';
 import { SystemClock } from '../../../src/adapters/system-clock.js';
 import { createHasher } from '../../../src/adapters/xxhash.js';
 import { KvNode } from '../../../src/core/kv-node.js';
 import type { MemberInfo, NodeId, PeerReply, PeerRequest } from '../../../src/core/messages.js';
 import type { Hasher } from '../../../src/ports/hasher.js';
-import type { Random } from '../../../src/ports/random.js';
 import type { Transport } from '../../../src/ports/transport.js';
-
-class StepRandom implements Random {
-  private n = 0;
-  next(): number {
-    this.n = (this.n + 0.618034) % 1;
-    return this.n;
-  }
-  int(bound: number): number {
-    return Math.floor(this.next() * bound);
-  }
-}
+import { deliver, StepRandom } from './loopback.js';
 
 /** Gossip fast enough for a unit test on real time. */
 const FAST_GOSSIP = { probeIntervalMs: 40, probeTimeoutMs: 20, pushPullIntervalMs: 100, bootstrapIntervalMs: 20, pushPullTimeoutMs: 500 };
@@ -116,8 +104,7 @@ export class TransferCluster {
         if (this.left.has(from)) throw new Error(`${from} has stopped`);
         const target = this.resolve(to);
         if (target === undefined) throw new Error(`${to} unreachable`);
-        const reply = await target.handlePeer(peerPackr.unpack(peerPackr.pack(message)));
-        return peerPackr.unpack(peerPackr.pack(reply)) as PeerReply;
+        return deliver(target, message);
       },
     };
   }
