@@ -2,14 +2,14 @@ import { assert } from '../assert.js';
 
 /**
  * Counts replica answers for one request: done once `required` answered of
- * which at least `primariesRequired` are primaries; failed as soon as that can
- * no longer happen. Pure bookkeeping: the caller owns timers and messages.
+ * which at least `primariesRequired` are primaries; `complete` once every
+ * replica answered (a doomed request waits for them, so `acknowledged` is the
+ * truth about what was applied). Pure bookkeeping: the caller owns timers.
  */
 export class QuorumCount {
   acknowledged = 0;
   primariesAcknowledged = 0;
   failed = 0;
-  private primariesFailed = 0;
 
   constructor(
     readonly required: number,
@@ -30,19 +30,11 @@ export class QuorumCount {
 
   fail(primary: boolean): void {
     this.failed++;
-    if (primary) this.primariesFailed++;
     assert(this.acknowledged + this.failed <= this.asked, 'quorum: more answers than asked');
   }
 
   met(): boolean {
     return this.acknowledged >= this.required && this.primariesAcknowledged >= this.primariesRequired;
-  }
-
-  /** True when even if every outstanding replica answers, the quorum cannot be met. */
-  impossible(): boolean {
-    const reachable = this.asked - this.failed;
-    const primariesReachable = this.primariesAsked - this.primariesFailed;
-    return reachable < this.required || primariesReachable < this.primariesRequired;
   }
 
   complete(): boolean {
