@@ -142,7 +142,11 @@ export class KvNode {
       config.knownRing ?? this.staticRing(),
     );
     const owner = this.rings.current?.owners.includes(config.id) ?? false;
-    const self: MemberInfo = { id: config.id, api: config.api, peer: config.peer, status: owner ? 'alive' : 'joining', incarnation: config.incarnation, zone: config.zone };
+    // A leave survives a restart: a node that was leaving (or had left and not yet stopped) when its
+    // process died goes on leaving, instead of coming back as a member and being claimed back in.
+    const persisted = config.knownMembers.find((m) => m.id === config.id)?.status;
+    const status = persisted === 'leaving' || persisted === 'left' ? 'leaving' : owner ? 'alive' : 'joining';
+    const self: MemberInfo = { id: config.id, api: config.api, peer: config.peer, status, incarnation: config.incarnation, zone: config.zone };
     this.membership = new Membership(
       {
         self,
@@ -191,6 +195,9 @@ export class KvNode {
     this.handoff = new HintedHandoff(this.hints, deps.transport, deps.clock, (id) => this.isAvailable(id), {
       ...HANDOFF_DEFAULTS,
       hintWindowMs: config.hintWindowMs ?? HANDOFF_DEFAULTS.hintWindowMs,
+    }, {
+      gone: (id) => this.membership.get(id)?.status === 'left',
+      primaries: (partition) => this.placement.preflist(partition).primaries,
     });
     this.reaper = new TombstoneReaper(
       { self: config.id, store: deps.store, transport: deps.transport, clock: deps.clock, placement: this.placement, isAvailable: (id) => this.isAvailable(id) },

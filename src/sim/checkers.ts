@@ -176,10 +176,10 @@ export class DotRegistry {
   }
 }
 
-/** Every object in every node's store and hint log (primaries or not, up or down). */
+/** Every object in every node's store and hint log (primaries or not, up or down, members or left). */
 export function storeViolations(cluster: SimCluster, contextOf: (value: string) => VersionVector | undefined, dots: DotRegistry): string[] {
   const out: string[] = [];
-  for (const id of cluster.ids) {
+  for (const id of cluster.hosts.keys()) {
     forEachObject(cluster, id, (partition, key, object) => {
       out.push(...objectViolations(`${id} p${partition} ${key}`, object, contextOf));
       dots.observe(`${id} store`, key, object);

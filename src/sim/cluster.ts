@@ -32,6 +32,13 @@ import { bumpIncarnation, loadActor, loadMembers, loadRing, saveIncarnation, sav
  *    in arrival order.
  *  - wipe: kill, store.wipe() and hint log wiped, restart: a fresh actor
  *    epoch, an empty store, no hints.
+ *
+ * Ring changes, as `dynakv cluster add` / `dynakv cluster leave` do them:
+ *  - add: a new host (a new machine, empty disk) whose node starts with the
+ *    peers of the current members as its seeds, and joins through them.
+ *  - leave: the node's leave() (POST /v1/admin/leave); when it reports it has
+ *    left (onLeft), the host stops it (as node.ts closes the process) and it
+ *    is no longer a member. A left host is never started again.
  */
 
 export interface ClusterConfig {
@@ -71,6 +78,10 @@ export class SimHost implements Endpoint {
   private readonly onDeath = new Set<() => void>();
   /** Hints this node holds as a fallback: on its "disk", like the store. */
   readonly hintLog = new MemoryHintLog();
+  /** The operator asked this node to leave (`dynakv cluster leave`); it stays asked until it has left. */
+  leaveRequested = false;
+  /** The node reported it has left and was stopped: no longer a member, never started again. */
+  left = false;
 
   constructor(
     readonly id: NodeId,
@@ -80,6 +91,8 @@ export class SimHost implements Endpoint {
     /** This node's own random stream (actor epochs, gossip targets). */
     readonly random: Prng,
     private readonly scheduler: Scheduler,
+    /** The --seeds of its process, fixed when the host was made (like the CLI's saved command line). */
+    readonly seeds: readonly string[],
   ) {}
 
   enter(life: number, label: string, callback: () => void): void {
@@ -121,11 +134,13 @@ export class SimHost implements Endpoint {
 }
 
 export class SimCluster {
+  /** Every host ever made, left ones included. */
   readonly hosts = new Map<NodeId, SimHost>();
-  readonly ids: NodeId[];
+  /** The members: hosts made and not left, in the order they were made. Replaced (never mutated) on a change. */
+  private memberIds: readonly NodeId[];
   readonly network: SimNetwork;
   /** Fault counters, for the summary line. */
-  readonly counts = { kills: 0, restarts: 0, pauses: 0, wipes: 0 };
+  readonly counts = { kills: 0, restarts: 0, pauses: 0, wipes: 0, joins: 0, leaves: 0, left: 0 };
   /** Virtual times of every wipe, for the set checker's durability rule. */
   readonly wipeTimesMs: number[] = [];
   private readonly bugs: string[] = [];
@@ -139,12 +154,14 @@ export class SimCluster {
     assert(config.nodes >= 1 && config.nodes <= 64, 'cluster: 1..64 nodes');
     assert(config.replicas >= 1 && config.replicas <= LIMITS.replicasMax, 'cluster: bad replication factor');
     this.network = new SimNetwork(scheduler, random.fork('network'), (bug) => this.reportBug(bug));
-    this.ids = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
-    this.ids.forEach((id, i) => {
-      const host = new SimHost(id, `10.0.0.${i + 1}:7101`, `10.0.0.${i + 1}:7001`, new MemoryStore(), random.fork(`node-${id}`), scheduler);
-      this.hosts.set(id, host);
-      this.network.register(host);
-    });
+    this.memberIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
+    const seeds = this.memberIds.map((_, i) => peerAddress(i + 1));
+    this.memberIds.forEach((id, i) => this.makeHost(id, i + 1, seeds));
+  }
+
+  /** The members (hosts made and not left), in the order they were made. */
+  get ids(): readonly NodeId[] {
+    return this.memberIds;
   }
 
   static async create(config: ClusterConfig, scheduler: Scheduler, random: Prng): Promise<SimCluster> {
@@ -177,6 +194,11 @@ export class SimCluster {
     return this.ids.filter((id) => this.host(id).state === 'up');
   }
 
+  /** Members asked to leave that have not left yet. */
+  leavingIds(): NodeId[] {
+    return this.ids.filter((id) => this.host(id).leaveRequested);
+  }
+
   async startAll(): Promise<void> {
     for (const id of this.ids) await this.start(id);
   }
@@ -194,7 +216,7 @@ export class SimCluster {
 
   async restart(id: NodeId): Promise<void> {
     const host = this.host(id);
-    if (host.state !== 'down' || host.booting) return;
+    if (host.state !== 'down' || host.booting || host.left) return;
     this.counts.restarts++;
     await this.start(id);
   }
@@ -221,7 +243,7 @@ export class SimCluster {
   /** Stop (as kill), delete the data, start empty: a fresh actor epoch and incarnation. */
   async wipe(id: NodeId): Promise<void> {
     const host = this.host(id);
-    if (host.booting) return;
+    if (host.booting || host.left) return;
     this.counts.wipes++;
     this.wipeTimesMs.push(this.scheduler.nowMs);
     this.scheduler.trace.record(`${this.scheduler.nowMs} fault wipe ${id}`);
@@ -229,6 +251,42 @@ export class SimCluster {
     await host.store.wipe();
     host.hintLog.wipe();
     await this.start(id);
+  }
+
+  // ---- ring changes ------------------------------------------------------------
+
+  /**
+   * `dynakv cluster add`: a new machine with an empty disk; its node's seeds
+   * are the peers of the current members, and it joins through them.
+   * Returns the new node's id.
+   */
+  async add(): Promise<NodeId> {
+    const index = this.hosts.size + 1;
+    const id = `n${index}`;
+    assert(!this.hosts.has(id), `cluster: ${id} exists already`);
+    assert(this.hosts.size < HOSTS_MAX, `cluster: at most ${HOSTS_MAX} hosts`);
+    const seeds = this.ids.map((member) => this.host(member).peer);
+    this.makeHost(id, index, seeds);
+    this.memberIds = [...this.memberIds, id];
+    this.counts.joins++;
+    this.scheduler.trace.record(`${this.scheduler.nowMs} change add ${id} seeds=${seeds.length}`);
+    await this.start(id);
+    return id;
+  }
+
+  /**
+   * `dynakv cluster leave`: POST /v1/admin/leave on a running node. Asked
+   * once: if the node is killed and restarted before it has left, it must go
+   * on leaving by itself (the simulation waits for it to leave).
+   */
+  leave(id: NodeId): void {
+    const host = this.host(id);
+    assert(host.state === 'up' && !host.left, `cluster: leave of ${id}, which is not running`);
+    if (host.leaveRequested) return;
+    host.leaveRequested = true;
+    this.counts.leaves++;
+    this.scheduler.trace.record(`${this.scheduler.nowMs} change leave ${id}`);
+    this.requestLeave(host);
   }
 
   setSkew(id: NodeId, skewMs: number): void {
@@ -275,6 +333,37 @@ export class SimCluster {
 
   // ---- internals -----------------------------------------------------------
 
+  private makeHost(id: NodeId, index: number, seeds: readonly string[]): SimHost {
+    const host = new SimHost(id, peerAddress(index), `10.0.0.${index}:7001`, new MemoryStore(), this.random.fork(`node-${id}`), this.scheduler, seeds);
+    this.hosts.set(id, host);
+    this.network.register(host);
+    return host;
+  }
+
+  private requestLeave(host: SimHost): void {
+    host.enter(host.life, `admin leave ${host.id}`, () => {
+      const status = host.kv?.leave().status;
+      this.scheduler.trace.record(`${this.scheduler.nowMs} ${host.id} leave: ${status ?? 'no node'}`);
+    });
+  }
+
+  /** onLeft of one life: the process closes itself (node.ts close()), one event later, outside the node's own callback. */
+  private leftCallback(host: SimHost, life: number): () => void {
+    return () => {
+      this.scheduler.after(0, `closed ${host.id} (left)`, () => {
+        if (host.life !== life || host.state === 'down') return;
+        assert(host.leaveRequested, `cluster: ${host.id} left without being asked to`);
+        host.kv?.stop();
+        this.end(host);
+        host.left = true;
+        host.leaveRequested = false;
+        this.counts.left++;
+        this.memberIds = this.memberIds.filter((id) => id !== host.id);
+        this.scheduler.trace.record(`${this.scheduler.nowMs} change left ${host.id}`);
+      });
+    };
+  }
+
   private end(host: SimHost): void {
     host.clock?.clearAll();
     host.kv = undefined;
@@ -289,6 +378,7 @@ export class SimCluster {
   private async start(id: NodeId): Promise<void> {
     const host = this.host(id);
     assert(host.state === 'down' && !host.booting, `cluster: ${id} is already running`);
+    assert(!host.left, `cluster: ${id} has left; a left node is never started again`);
     const life = host.life;
     const store = host.store;
     host.booting = true;
@@ -310,7 +400,7 @@ export class SimCluster {
         api: host.api,
         peer: host.peer,
         zone: undefined,
-        seeds: this.ids.map((other) => this.host(other).peer),
+        seeds: host.seeds,
         replicas: this.config.replicas,
         partitions: this.config.partitions,
         siblingsMax: this.config.siblingsMax,
@@ -329,6 +419,7 @@ export class SimCluster {
         persistMembers: (members) => saveMembers(store, members, persistError),
         persistRing: (ring) => saveRing(store, ring, persistError),
         persistIncarnation: (n) => saveIncarnation(store, n, persistError),
+        onLeft: this.leftCallback(host, life),
       },
     );
     host.kv = kv;
@@ -337,5 +428,14 @@ export class SimCluster {
     this.scheduler.trace.record(`${this.scheduler.nowMs} start ${id} life=${life} actor=${actor} incarnation=${incarnation}`);
     kv.setAddresses(host.api, host.peer);
     kv.start();
+    // A node restarted in the middle of its leave is not asked again: the leave
+    // must survive the restart by itself (KvNode reads it back from its member record).
   }
+}
+
+/** Hosts one simulated cluster may make over a run (initial nodes and additions). */
+const HOSTS_MAX = 64;
+
+function peerAddress(index: number): string {
+  return `10.0.0.${index}:7101`;
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { CHANGE_MODES, type ChangeMode } from './changes.js';
 import { formatFailure, formatResult, runSimulation, SIM_DEFAULTS, type SimOptions, type SimResult } from './simulation.js';
 
 /**
@@ -18,6 +19,10 @@ const USAGE = `usage: npm run sim -- [--seed S | --seeds K [--from F]] [options]
   --r R --w W      workload quorums (default: majority of N)
   --skew-max-ms M  largest clock skew the nemesis sets (default ${SIM_DEFAULTS.skewMsMax})
   --no-faults      run without the nemesis
+  --changes        ring changes in every round: a node joins and/or a member
+                   leaves mid-workload, faults running (default: none)
+  --change-kind K  with --changes: join, leave, both or mixed (default mixed:
+                   drawn per round)
   --trace-log      print every trace line to stderr
   --verbose        print the last trace lines of a failed seed`;
 
@@ -40,6 +45,8 @@ async function main(): Promise<number> {
       w: { type: 'string' },
       'skew-max-ms': { type: 'string' },
       'no-faults': { type: 'boolean', default: false },
+      changes: { type: 'boolean', default: false },
+      'change-kind': { type: 'string' },
       'trace-log': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -68,6 +75,16 @@ async function main(): Promise<number> {
     const text = (values as Record<string, unknown>)[flag];
     if (typeof text === 'string') (base as Record<string, number>)[name] = integer(text, `--${flag}`);
   }
+  const kind = values['change-kind'];
+  if (kind !== undefined && !(CHANGE_MODES as readonly string[]).includes(kind)) {
+    console.error(`--change-kind expects one of ${CHANGE_MODES.join(', ')}, got ${JSON.stringify(kind)}\n${USAGE}`);
+    return 2;
+  }
+  if (kind !== undefined && !values.changes) {
+    console.error(`--change-kind needs --changes\n${USAGE}`);
+    return 2;
+  }
+  if (values.changes) base.changes = (kind as ChangeMode | undefined) ?? 'mixed';
   if (values['trace-log']) base.traceSink = (line) => process.stderr.write(`${line}\n`);
 
   const unhandled: string[] = [];

@@ -26,6 +26,16 @@ import type { SimEvent } from './virtual-clock.js';
  *    `lostToWipe`, not as failures).
  * A durable add missing from the final read is a bug in the store.
  * (Kills never lose data: the store holds every put that resolved.)
+ *
+ * Ring changes (--changes, see changes.ts). A decommission takes seconds to
+ * minutes in production, and operators expect it to survive what happens
+ * meanwhile: the nemesis kills, pauses, partitions, skews and slows a
+ * leaving node (and a joining one) like any other, and the checkers must
+ * still hold. The one thing it does not do is wipe a node that is leaving:
+ * an operator does not wipe a disk they are draining, and a wiped node comes
+ * back as a brand-new empty node with no memory of the leave, which is the
+ * add scenario, not a leave. A joining node may be wiped (it restarts empty
+ * and joins again).
  */
 
 export interface NemesisConfig {
@@ -132,7 +142,7 @@ export class Nemesis {
       case 'pause':
         return stopped < this.config.downMax && up > 1;
       case 'wipe':
-        return this.config.wipes && this.wipesThisRound === 0;
+        return this.config.wipes && this.wipesThisRound === 0 && this.wipeable().length > 0;
       default:
         return true;
     }
@@ -206,8 +216,13 @@ export class Nemesis {
   private wipe(): void {
     assert(this.config.wipes && this.wipesThisRound === 0, 'nemesis: wipe rule broken');
     this.wipesThisRound++;
-    const id = this.random.pick(this.cluster.ids);
+    const id = this.random.pick(this.wipeable());
     this.background(`wipe ${id}`, this.cluster.wipe(id));
+  }
+
+  /** Members that may be wiped: every one but those leaving (see the header). */
+  private wipeable(): NodeId[] {
+    return this.cluster.ids.filter((id) => !this.cluster.host(id).leaveRequested);
   }
 
   private background(what: string, done: Promise<void>): void {

@@ -1,5 +1,6 @@
 import { assert } from '../core/assert.js';
 import type { VersionedObject } from '../core/version/types.js';
+import { ChangeDriver, type ChangeMode } from './changes.js';
 import { checkSet, convergenceViolations, DotRegistry, listed, objectViolations, setViolations, storeViolations, type SetReport } from './checkers.js';
 import { LIMITS } from '../core/limits.js';
 import { SimCluster, type ClusterConfig } from './cluster.js';
@@ -14,8 +15,10 @@ import { itemsOf, Workload, type AddRecord, type WorkloadConfig } from './worklo
  *   boot (no faults; nodes find each other through their seeds)
  *   → for each round: safety phase (workload + nemesis)
  *                     → liveness phase (faults stop, network heals, every node up;
- *                       every node sees every node alive on one ring; in-flight
- *                       client calls finish)
+ *                       with --changes: the round's ring changes finish (the
+ *                       leaver gone, no pending transfer on any ring, senders
+ *                       idle); every node sees every node alive on one ring;
+ *                       in-flight client calls finish)
  *                     → repair (hinted handoff and anti-entropy alone must converge
  *                       the replicas; read repair is only the checker's fallback)
  *                     → checks (convergence, set, object invariants)
@@ -41,6 +44,8 @@ export interface SimOptions {
   skewMsMax: number;
   /** Receives every trace line (`--trace-log`). */
   traceSink?: (line: string) => void;
+  /** Ring changes during each safety phase (`--changes`, changes.ts); undefined: none (the traces of runs without changes do not move). */
+  changes?: ChangeMode | undefined;
 }
 
 export const SIM_DEFAULTS: Omit<SimOptions, 'seed'> = {
@@ -72,6 +77,14 @@ const SETTLE_MS = 5_000;
  * checker fails the run, then read-repairs so the set check still runs.
  */
 const PASSIVE_REPAIR_MS = 60_000;
+/**
+ * With --changes: after heal, every ring change of the round must be finished
+ * within this (the claimant makes one change at a time; each streams its
+ * partitions at the transfer throttle and clears them tick by tick).
+ */
+const CHANGES_MS_MAX = 120_000;
+/** Ring changes are made in this window of each safety phase (the workload runs for ~5 s). */
+const CHANGES_TIMING = { atMsMin: 300, atMsMax: 3_000, retryMs: 250 } as const;
 /** Hinted handoff must hand every hint back within this, once every node is up. */
 const HINT_DRAIN_MS_MAX = 30_000;
 /** Read-repair sweeps (every key read at r=all, repair=sync) before convergence is declared failed. */
@@ -108,6 +121,14 @@ export interface SimResult {
   siblingsMax: number;
   /** Virtual ms from heal until every node saw every node alive on one ring (last round). */
   settleMs: number;
+  /** Ring changes made (joins and leaves asked for) over the run; 0 without --changes. */
+  changes: number;
+  /** Of those, made while the workload and the nemesis ran; nodes added, asked to leave, and gone. */
+  changeCounts: { midWorkload: number; joins: number; leaves: number; left: number };
+  /** The members at the end of the run. */
+  members: string[];
+  /** Virtual ms from heal until the ring changes had finished (last round; 0 without --changes). */
+  changesMs: number;
   /** Times the membership views came apart again after settling post-heal (all rounds). */
   membershipRelapses: number;
   set: SetReport | undefined;
@@ -136,6 +157,8 @@ class SimRun {
   private readonly scheduler: Scheduler;
   private readonly workload: Workload;
   private readonly nemesis: Nemesis;
+  private readonly changes: ChangeDriver | undefined;
+  private changesMs = 0;
   /** Picks the nodes the checker's own reads go to. */
   private readonly checkerRandom: Prng;
   private readonly w: number;
@@ -166,6 +189,7 @@ class SimRun {
     this.workload = new Workload(cluster, root.fork('workload'), workloadConfig, (where, key, object) => this.sawObject(where, key, object));
     const downMax = Math.max(0, Math.min(2, Math.floor((options.nodes - 1) / 2)));
     this.nemesis = new Nemesis(cluster, root.fork('nemesis'), { ...NEMESIS_TIMING, downMax, wipes: true, skewMsMax: options.skewMsMax });
+    this.changes = options.changes === undefined ? undefined : new ChangeDriver(cluster, root.fork('changes'), { ...CHANGES_TIMING, mode: options.changes, hostsMax: HOSTS_MAX });
   }
 
   async execute(): Promise<void> {
@@ -186,6 +210,7 @@ class SimRun {
     this.trace(`round ${round} safety`);
     this.workload.start();
     if (this.options.faults) this.nemesis.start();
+    this.changes?.start();
     if (!(await this.scheduler.runUntil(() => this.workload.idle, this.scheduler.nowMs + SAFETY_MS_MAX))) {
       this.workload.stop();
       this.trace('safety phase hit its bound; workload stopped');
@@ -196,7 +221,19 @@ class SimRun {
   private async liveness(round: number): Promise<boolean> {
     this.trace(`round ${round} liveness`);
     await this.nemesis.healAll();
-    const healedMs = this.scheduler.nowMs;
+    let healedMs = this.scheduler.nowMs;
+    if (this.changes !== undefined) {
+      await this.changes.flush();
+      if (!(await this.scheduler.runUntil(() => changesFinished(this.cluster), healedMs + CHANGES_MS_MAX))) {
+        this.failures.push(`liveness: ring changes not finished ${CHANGES_MS_MAX} ms after heal: ${changesUnfinished(this.cluster, 10).join('; ')}`);
+        return false;
+      }
+      this.changesMs = this.scheduler.nowMs - healedMs;
+      this.trace(`ring changes finished after ${this.changesMs} ms`);
+      // The bounds that follow (membership, passive repair) count from here: data moved by
+      // the changes is where it belongs only now.
+      healedMs = this.scheduler.nowMs;
+    }
     if (!(await this.scheduler.runUntil(() => membershipSettled(this.cluster), healedMs + RING_AGREEMENT_MS_MAX))) {
       this.failures.push(`liveness: membership not settled ${RING_AGREEMENT_MS_MAX} ms after heal: ${membershipDisagreements(this.cluster, 10).join('; ')}`);
       return false;
@@ -216,7 +253,7 @@ class SimRun {
       this.failures.push(`convergence: replicas still differed ${PASSIVE_REPAIR_MS} ms after heal without client reads (hinted handoff + anti-entropy); read repair: ${this.repair.how}`);
     }
     if (!(await this.scheduler.runUntil(() => hintsPending(this.cluster) === 0, this.scheduler.nowMs + HINT_DRAIN_MS_MAX))) {
-      this.failures.push(`liveness: ${hintsPending(this.cluster)} hints still pending ${HINT_DRAIN_MS_MAX} ms after repair, with every node up`);
+      this.failures.push(`liveness: ${hintsPending(this.cluster)} hints still pending ${HINT_DRAIN_MS_MAX} ms after repair, with every node up: ${hintHolders(this.cluster).join('; ')}`);
     }
     return true;
   }
@@ -297,6 +334,10 @@ class SimRun {
       siblingsMax: this.siblingsMax,
       settleMs: this.settleMs,
       membershipRelapses: this.membershipRelapses,
+      changes: this.changes?.made ?? 0,
+      changeCounts: { midWorkload: this.changes?.madeMidWorkload ?? 0, joins: this.cluster.counts.joins, leaves: this.cluster.counts.leaves, left: this.cluster.counts.left },
+      members: [...this.cluster.ids],
+      changesMs: this.changesMs,
       set,
       recentTrace: this.scheduler.trace.recent(),
     };
@@ -308,6 +349,50 @@ function hintsPending(cluster: SimCluster): number {
   let pending = 0;
   for (const id of cluster.ids) pending += cluster.node(id)?.status().hints.pending ?? 0;
   return pending;
+}
+
+/** Hosts a run may make (the initial nodes and every added one). */
+const HOSTS_MAX = 32;
+
+/** The ring changes asked for have finished: see changesUnfinished. */
+function changesFinished(cluster: SimCluster): boolean {
+  return changesUnfinished(cluster, 1).length === 0;
+}
+
+/**
+ * What keeps the ring changes from being finished (at most `limit` items):
+ * a node asked to leave that has not left (and been stopped) yet; a member
+ * not up, without a ring, or whose ring lists pending transfers, owners that
+ * are not exactly the members, or whose transfer senders are still busy.
+ */
+function changesUnfinished(cluster: SimCluster, limit: number): string[] {
+  const out: string[] = [];
+  for (const id of cluster.leavingIds()) out.push(`${id} has not left (${cluster.node(id)?.membership.self().status ?? cluster.host(id).state})`);
+  const members = [...cluster.ids].sort().join(',');
+  for (const id of cluster.ids) {
+    if (out.length >= limit) break;
+    const node = cluster.node(id);
+    const ring = node?.rings.current;
+    if (node === undefined || cluster.host(id).state !== 'up') out.push(`${id} is not up`);
+    else if (ring === undefined) out.push(`${id} has no ring`);
+    else if ((ring.pending?.length ?? 0) > 0) out.push(`${id}: ring v${ring.version} has ${ring.pending!.length} pending transfers`);
+    else if ([...new Set(ring.owners)].sort().join(',') !== members) out.push(`${id}: ring v${ring.version} owners ${[...new Set(ring.owners)].sort().join(',')} are not the members ${members}`);
+    else {
+      const transfers = node.transfers.status();
+      if (transfers.active > 0 || transfers.verifiedAwaitingRing > 0) out.push(`${id}: transfers busy (${transfers.active} active, ${transfers.verifiedAwaitingRing} awaiting the ring)`);
+    }
+  }
+  return out.slice(0, limit);
+}
+
+/** Which node holds hints for which target ("n2 → n5: 3"). */
+function hintHolders(cluster: SimCluster): string[] {
+  const out: string[] = [];
+  for (const id of cluster.ids) {
+    const byTarget = cluster.node(id)?.status().hints.byTarget ?? {};
+    for (const [target, count] of Object.entries(byTarget)) out.push(`${id} → ${target}${cluster.host(target).left ? ' (left)' : ''}: ${count}`);
+  }
+  return out;
 }
 
 /** Every node is up, sees every node as alive, and computes the same ring. */
@@ -400,6 +485,6 @@ export function formatResult(result: SimResult, nodes: number): string {
   return (
     `seed=${result.seed} nodes=${nodes} ops=${result.ops} acked=${result.acked} unknown=${result.unknown} failed=${result.failed} ` +
     `lost=${result.lost} recovered=${result.recovered} siblings≤${result.siblingsMax} faults=${result.faults} alive-after=${result.settleMs}ms${result.membershipRelapses > 0 ? `(relapses=${result.membershipRelapses})` : ''} converged=${result.repair}/${result.repairMs}ms ` +
-    `events=${result.events} vtime=${(result.virtualMs / 1000).toFixed(1)}s trace=${result.trace.slice(0, 16)} ${result.ok ? 'ok' : 'FAILED'}`
+    `${result.changes > 0 ? `changes=${result.changes}/${result.changesMs}ms ` : ''}events=${result.events} vtime=${(result.virtualMs / 1000).toFixed(1)}s trace=${result.trace.slice(0, 16)} ${result.ok ? 'ok' : 'FAILED'}`
   );
 }

@@ -111,7 +111,14 @@ export class Coordinator {
     // Everything this node holds for the key, hints included: a fallback
     // coordinator's own earlier dots live in its hint queue, not its store.
     const local = localAnswer(this.deps, where.partition, key, true) ?? undefined;
-    const object = update(local, context, epochs.actorFor(local?.vv), next, this.deps.siblingsMax);
+    // Only a primary keeps the new dot in its own store, so only a primary may
+    // go on counting in the epoch its copy shows. A node coordinating as a
+    // fallback or for a stale forwarder keeps nothing lasting (hints are handed
+    // off and dropped): minting from its old copy again would name a second
+    // write with the same dot, and replicas keep one of the two (sim seed 232
+    // with --changes). It starts a fresh epoch instead.
+    const keepsDot = where.primaries.includes(this.deps.self);
+    const object = update(local, context, epochs.actorFor(keepsDot ? local?.vv : undefined), next, this.deps.siblingsMax);
     return replicateWrite(this.deps, where.partition, key, object, where, quorum);
   }
 

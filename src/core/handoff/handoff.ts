@@ -22,9 +22,23 @@ export const HANDOFF_DEFAULTS: HandoffConfig = {
 };
 
 /**
+ * Where hints go when their owner has left the cluster for good: it will
+ * never come back to take them, so they go to the partition's current
+ * primaries instead (plain replicas, merged there).
+ */
+export interface HintRedirect {
+  /** The owner has left the cluster (status `left`). */
+  gone(node: NodeId): boolean;
+  /** The partition's primaries under the current ring. */
+  primaries(partition: number): readonly NodeId[];
+}
+
+/**
  * Hands hinted writes back to their owners once the membership sees them
  * available: one bounded batch per owner per round, at most one round in
  * flight per owner, each hint dropped only after its owner acknowledged it.
+ * Hints for an owner that has left go to the current primaries of their
+ * partition instead, and are dropped once every one of them acknowledged.
  */
 export class HintedHandoff {
   private timer: TimerId | undefined;
@@ -39,6 +53,7 @@ export class HintedHandoff {
     private readonly clock: Clock,
     private readonly isAvailable: (node: NodeId) => boolean,
     private readonly config: HandoffConfig = HANDOFF_DEFAULTS,
+    private readonly redirect?: HintRedirect,
   ) {}
 
   start(): void {
@@ -55,8 +70,9 @@ export class HintedHandoff {
     this.rounds++;
     this.hints.expire(this.clock.now(), this.config.hintWindowMs);
     for (const target of this.hints.targets()) {
-      if (this.busy.has(target) || !this.isAvailable(target)) continue;
-      void this.deliver(target);
+      if (this.busy.has(target)) continue;
+      if (this.isAvailable(target)) void this.deliver(target);
+      else if (this.redirect?.gone(target) === true) void this.deliver(target, this.redirect);
     }
   }
 
@@ -68,14 +84,20 @@ export class HintedHandoff {
     });
   }
 
-  private async deliver(target: NodeId): Promise<void> {
+  /** One batch of `target`'s hints, to `target`, or (redirect: it has left) to their partitions' current primaries. */
+  private async deliver(target: NodeId, redirect?: HintRedirect): Promise<void> {
     this.busy.add(target);
     try {
       const batch = this.hints.batch(target, this.config.hintsPerRoundMax);
       const sends = batch.map(async (hint) => {
         const message = { type: 'replicate' as const, partition: hint.partition, key: hint.key, object: toWire(hint.object) };
-        const reply = await this.transport.request(target, message, this.config.requestTimeoutMs);
-        if (reply.type !== 'ack') throw new Error(`owner ${target} refused a hint: ${reply.type}`);
+        const owners = redirect === undefined ? [target] : redirect.primaries(hint.partition).filter((id) => id !== target);
+        if (owners.length === 0) throw new Error(`no owner for a hint of partition ${hint.partition}`);
+        for (const owner of owners) {
+          if (owner !== target && !this.isAvailable(owner)) throw new Error(`owner ${owner} of a hint for ${target} is unavailable`);
+          const reply = await this.transport.request(owner, message, this.config.requestTimeoutMs);
+          if (reply.type !== 'ack') throw new Error(`owner ${owner} refused a hint: ${reply.type}`);
+        }
         await this.hints.acknowledged(hint);
       });
       const results = await Promise.allSettled(sends);
