@@ -37,12 +37,17 @@ export class MemoryStore implements Store {
     return this.partitions.get(partition)?.entries.get(key)?.object;
   }
 
-  put(partition: number, key: string, object: VersionedObject): Promise<void> {
+  getPacked(partition: number, key: string): Uint8Array | undefined {
+    const object = this.get(partition, key);
+    return object === undefined ? undefined : packObject(object);
+  }
+
+  put(partition: number, key: string, object: VersionedObject, packed?: Uint8Array): Promise<void> {
     checkPartition(partition);
     checkKey(key);
     const part = this.partitionFor(partition);
     const keyBytes = Buffer.from(key, 'utf8');
-    const entry: Entry = { object, keyBytes, size: keyBytes.length + packObject(object).length };
+    const entry: Entry = { object, keyBytes, size: keyBytes.length + (packed ?? packObject(object)).length };
     const previous = part.entries.get(key);
     part.entries.set(key, entry);
     this.account(previous, entry);

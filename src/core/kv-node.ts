@@ -30,7 +30,7 @@ import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
 import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
-import { fromWire, toWire } from './version/codec.js';
+import { fromWire, packObject } from './version/codec.js';
 import type { ActorId, VersionedObject, VersionVector } from './version/types.js';
 
 export interface KvNodeConfig {
@@ -353,8 +353,10 @@ export class KvNode {
           return { type: 'ack' };
         }
         case 'read': {
-          const object = localAnswer(this.coordinator.deps, message.partition, message.key, message.hints === true);
-          return { type: 'object', object: object === null ? null : toWire(object) };
+          // The stored bytes go back as they are: no decode and re-encode here.
+          if (message.hints !== true) return { type: 'object', packed: this.replica.readPacked(message.partition, message.key) ?? null };
+          const object = localAnswer(this.coordinator.deps, message.partition, message.key, true);
+          return { type: 'object', packed: object === null ? null : packObject(object) };
         }
         case 'reap':
           await this.reaper.reapLocal(message.partition, message.key, message.object);

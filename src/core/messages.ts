@@ -98,7 +98,8 @@ export type PeerReply =
   | AaeReply
   | TransferReply
   | { type: 'ack' }
-  | { type: 'object'; object: WireObject | null }
+  /** A replica's copy of a key as packed bytes (codec.ts packObject), validated by whoever decodes it. */
+  | { type: 'object'; packed: Uint8Array | null }
   | { type: 'coordinated'; object: WireObject | null }
   /** Answer to `ping` (or to `ping-req`: the target answered). */
   | { type: 'ping-ack'; from: MemberInfo; ring: RingStamp; gossip: MemberUpdate[] }

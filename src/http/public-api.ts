@@ -77,6 +77,21 @@ function safeDate(ms: number): Date {
   return new Date(Number.isFinite(ms) && Math.abs(ms) <= DATE_MS_MAX ? ms : 0);
 }
 
+/**
+ * Last-Modified text (HTTP dates have one-second resolution): the last second
+ * formatted is kept, as most replies in a burst name recent writes.
+ */
+let httpDateSecond = Number.NaN;
+let httpDateText = '';
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== httpDateSecond) {
+    httpDateText = safeDate(ms).toUTCString();
+    httpDateSecond = second;
+  }
+  return httpDateText;
+}
+
 function headerString(value: string | string[] | undefined): string | undefined {
   if (value === undefined || typeof value === 'string') return value;
   return value.join(', ');
@@ -131,7 +146,7 @@ export function sendObject(reply: FastifyReply, obj: VersionedObject | undefined
     const s = siblings[0]!;
     reply.code(200);
     reply.header('content-type', s.contentType === '' ? OCTET_STREAM : s.contentType);
-    reply.header('last-modified', safeDate(s.lastModifiedMs).toUTCString());
+    reply.header('last-modified', httpDate(s.lastModifiedMs));
     return reply.send(bufferView(s.value));
   }
   if (isDeleted(obj)) return sendError(reply, notFound());
@@ -140,13 +155,13 @@ export function sendObject(reply: FastifyReply, obj: VersionedObject | undefined
     const s = live[0]!;
     reply.code(200);
     reply.header('content-type', s.contentType === '' ? OCTET_STREAM : s.contentType);
-    reply.header('last-modified', safeDate(s.lastModifiedMs).toUTCString());
+    reply.header('last-modified', httpDate(s.lastModifiedMs));
     return reply.send(bufferView(s.value));
   }
   const body: EnvelopeJson = { context, siblings: live.map((s) => siblingJson(s, false)) };
   reply.code(live.length > 1 ? 300 : 200);
   reply.header('content-type', envelope ? ENVELOPE_MEDIA_TYPE : JSON_TYPE);
-  reply.header('last-modified', safeDate(newestMs(live)).toUTCString());
+  reply.header('last-modified', httpDate(newestMs(live)));
   // A Buffer, so fastify sends the media type as set (it appends a charset to JSON strings).
   return reply.send(Buffer.from(JSON.stringify(body)));
 }

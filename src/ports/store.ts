@@ -15,7 +15,15 @@ import type { VersionedObject } from '../core/version/types.js';
  */
 export interface Store {
   get(partition: number, key: string): VersionedObject | undefined;
-  put(partition: number, key: string, object: VersionedObject): Promise<void>;
+  /**
+   * The object `get` returns, as its packed bytes (codec.ts `packObject`): a
+   * copy the caller may keep. Replicas answer reads with these bytes as they
+   * are, and a coordinator compares them byte for byte, decoding only copies
+   * that differ from its own.
+   */
+  getPacked(partition: number, key: string): Uint8Array | undefined;
+  /** `packed`, when the caller has it, must be `packObject(object)`: the store then need not pack again. */
+  put(partition: number, key: string, object: VersionedObject, packed?: Uint8Array): Promise<void>;
   remove(partition: number, key: string): Promise<void>;
   /** Keys of one partition in ascending byte order, strictly after `afterKey`, at most `limit`. */
   scan(partition: number, afterKey: string | undefined, limit: number): Array<{ key: string; object: VersionedObject }>;

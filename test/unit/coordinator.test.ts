@@ -60,6 +60,41 @@ describe('coordinator over an in-process cluster', () => {
     expect(values(await cluster.node('n1').get('k', { ...read, r: 3 }))).toEqual([]);
   });
 
+  it('a replica answering with bytes that do not decode counts as a failed replica, not a crash', async () => {
+    cluster = await LocalCluster.create(3);
+    await cluster.node('n1').put('k', { value: text('a'), contentType: 'text/plain', context: [] }, { ...write, w: 3 });
+    const n2 = cluster.node('n2');
+    const real = n2.handlePeer.bind(n2);
+    n2.handlePeer = async (message) => (message.type === 'read' ? { type: 'object', packed: new Uint8Array([0xc1, 0x00]) } : real(message));
+    // r=2 is still met by the two good replicas; r=3 cannot be.
+    expect(values(await cluster.node('n1').get('k', read))).toEqual(['a']);
+    const failure = await cluster.node('n1').get('k', { ...read, r: 3 }).catch((e: unknown) => e);
+    expect((failure as DynakvError).code).toBe('quorum_not_met');
+    expect((failure as DynakvError).details).toMatchObject({ required: 3, acknowledged: 2 });
+  });
+
+  it('a replica whose copy differs from the coordinator\'s is decoded and merged, and repaired', async () => {
+    cluster = await LocalCluster.create(3);
+    const first = await cluster.node('n1').put('k', { value: text('a'), contentType: 'text/plain', context: [] }, { ...write, w: 3 });
+    cluster.down.add('n3');
+    await cluster.node('n1').put('k', { value: text('b'), contentType: 'text/plain', context: first.vv }, write);
+    cluster.down.delete('n3');
+    expect(values(cluster.node('n3').localGet('k'))).toEqual(['a']);
+    const seen = await cluster.node('n3').get('k', { ...read, r: 3, repairSync: true });
+    expect(values(seen)).toEqual(['b']);
+    expect(values(cluster.node('n3').localGet('k'))).toEqual(['b']);
+  });
+
+  it('with N=1 the one replica answers from its own copy, and other nodes read it from there', async () => {
+    cluster = await LocalCluster.create(3, 1);
+    await cluster.node('n2').put('solo', { value: text('x'), contentType: 'text/plain', context: [] }, { ...write, w: 1 });
+    const [owner] = cluster.node('n1').preflist('solo').primaries;
+    cluster.down.add(owner!); // the owner's own read asks nobody else
+    expect(values(await cluster.node(owner!).get('solo', { ...read, r: 1 }))).toEqual(['x']);
+    cluster.down.delete(owner!);
+    for (const id of ['n1', 'n2', 'n3']) expect(values(await cluster.node(id).get('solo', { ...read, r: 1 }))).toEqual(['x']);
+  });
+
   it('with one primary down, quorum succeeds and w=all fails with required 3', async () => {
     cluster = await LocalCluster.create(3);
     cluster.down.add('n3');

@@ -167,6 +167,19 @@ describe('PUT / GET / DELETE /v1/kv/{key}', () => {
     expect(Buffer.compare(g.rawPayload, bytes)).toBe(0);
   });
 
+  it('names each value\'s own second in Last-Modified, however replies interleave', async () => {
+    const times: Array<[string, number]> = [];
+    for (const [key, ms] of [['t1', 1_700_000_000_999], ['t2', 1_700_000_001_000], ['t3', 1_600_000_000_000]] as const) {
+      service.clock = ms;
+      await put(key, 'v');
+      times.push([key, ms]);
+    }
+    for (const [key, ms] of [...times, ...times.reverse()]) {
+      const g = await app.inject({ url: `/v1/kv/${key}` });
+      expect(g.headers['last-modified']).toBe(new Date(ms).toUTCString());
+    }
+  });
+
   it('stores bodies of any content type as raw bytes (JSON is not parsed), default octet-stream', async () => {
     expect((await put('j', '{"a": 1 }', { 'content-type': 'application/json' })).statusCode).toBe(204);
     const g = await app.inject({ url: '/v1/kv/j' });

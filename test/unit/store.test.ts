@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LmdbStore, StoreCorruptionError } from '../../src/adapters/lmdb-store.js';
 import { MemoryStore } from '../../src/adapters/memory-store.js';
 import { LIMITS } from '../../src/core/limits.js';
+import { packObject, unpackObject } from '../../src/core/version/codec.js';
 import { update } from '../../src/core/version/dvv.js';
 import type { VersionedObject } from '../../src/core/version/types.js';
 import type { Store } from '../../src/ports/store.js';
@@ -117,6 +118,41 @@ describe.each(harnesses)('Store contract: %s', (_name, makeHarness) => {
     expect(plain(store.get(7, 'cart:42')!)).toEqual(plain(obj));
     const reopened = harness.reopen ? await harness.reopen(store) : store;
     expect(plain(reopened.get(7, 'cart:42')!)).toEqual(plain(obj));
+  });
+
+  it('getPacked gives the packed form of what get gives, pending or durable, as a copy', async () => {
+    const obj = richObject();
+    expect(store.getPacked(5, 'k')).toBeUndefined();
+    const written = store.put(5, 'k', obj);
+    expect(Buffer.from(store.getPacked(5, 'k')!)).toEqual(Buffer.from(packObject(obj)));
+    await written;
+    const durable = store.getPacked(5, 'k')!;
+    expect(plain(unpackObject(durable))).toEqual(plain(obj));
+    durable.fill(0); // the caller owns its copy
+    expect(plain(unpackObject(store.getPacked(5, 'k')!))).toEqual(plain(obj));
+    const removed = store.remove(5, 'k');
+    expect(store.getPacked(5, 'k')).toBeUndefined();
+    await removed;
+    expect(store.getPacked(5, 'k')).toBeUndefined();
+  });
+
+  it('put with the packed bytes given stores those bytes', async () => {
+    const obj = richObject();
+    const packed = packObject(obj);
+    await store.put(6, 'k', obj, packed);
+    expect(Buffer.from(store.getPacked(6, 'k')!)).toEqual(Buffer.from(packed));
+    const reopened = harness.reopen ? await harness.reopen(store) : store;
+    expect(plain(reopened.get(6, 'k')!)).toEqual(plain(obj));
+  });
+
+  it('reads keys of every length up to the limit, multibyte ones included', async () => {
+    const long = 'é'.repeat(LIMITS.keyBytesMax / 2); // 1024 UTF-8 bytes, 512 UTF-16 units
+    for (const key of ['a', 'ключ', long, 'x'.repeat(LIMITS.keyBytesMax)]) {
+      await store.put(9, key, objectOf(key.slice(0, 8)));
+      expect(textOf(store.get(9, key))).toBe(key.slice(0, 8));
+      expect(store.getPacked(9, key)).toBeDefined();
+    }
+    expect(store.get(9, 'é'.repeat(LIMITS.keyBytesMax / 2 - 1))).toBeUndefined();
   });
 
   it('returns undefined for a missing key, and removing one does not throw', async () => {

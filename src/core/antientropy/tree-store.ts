@@ -47,8 +47,12 @@ export class TreeStore implements Store {
     return this.inner.get(partition, key);
   }
 
-  put(partition: number, key: string, object: VersionedObject): Promise<void> {
-    const write = this.inner.put(partition, key, object); // a synchronous throw leaves the tree untouched
+  getPacked(partition: number, key: string): Uint8Array | undefined {
+    return this.inner.getPacked(partition, key);
+  }
+
+  put(partition: number, key: string, object: VersionedObject, packed?: Uint8Array): Promise<void> {
+    const write = this.inner.put(partition, key, object, packed); // a synchronous throw leaves the tree untouched
     this.record(partition, key, object);
     return this.followFailure(write, partition, key);
   }

@@ -31,6 +31,11 @@ export class Coordinator {
 
   async get(key: string, quorum: ReadQuorum): Promise<VersionedObject | undefined> {
     const where = this.deps.placement.locate(key);
+    // N=1 and this node is the replica: its copy is the answer, with nobody to
+    // wait for or repair (r and pr cannot exceed N).
+    if (where.primaries.length === 1 && where.primaries[0] === this.deps.self && (where.pending?.length ?? 0) === 0) {
+      return this.deps.replica.read(where.partition, key);
+    }
     return readQuorum(this.deps, this.repairs, where.partition, key, where, quorum);
   }
 

@@ -1,7 +1,7 @@
 import { LIMITS } from '../limits.js';
 import type { NodeId } from '../messages.js';
 import type { Preflist } from '../ring/ring.js';
-import { fromWire, toWire } from '../version/codec.js';
+import { toWire, unpackObject } from '../version/codec.js';
 import { EMPTY_OBJECT, isBehind, merge } from '../version/dvv.js';
 import type { VersionedObject } from '../version/types.js';
 import type { CoordinatorDeps } from './context.js';
@@ -49,6 +49,9 @@ export function readQuorum(
   // to the merge but not to r, and are not read-repaired.
   const handoffSources = (where.pending ?? []).filter((id) => !where.primaries.includes(id));
   let handoffsOutstanding = handoffSources.length;
+  // This node's own stored copy, packed: a replica whose bytes equal it holds
+  // the same object, so the common all-agree read decodes and merges nothing.
+  let own: LocalCopy | undefined;
   return new Promise<VersionedObject | undefined>((resolve, reject) => {
     let answered = false;
     let closed = false;
@@ -95,11 +98,13 @@ export function readQuorum(
     const ask = (owner: NodeId, target: NodeId): void => {
       const fallback = owner !== target;
       if (target === deps.self) {
-        onAnswer(owner, target, localAnswer(deps, partition, key, fallback));
+        if (fallback) return onAnswer(owner, target, localAnswer(deps, partition, key, true));
+        own = localCopy(deps, partition, key);
+        onAnswer(owner, target, own.object);
       } else if (!deps.isAvailable(target)) {
         onAnswer(owner, target, new Error('unavailable'));
       } else {
-        askReplica(deps, target, partition, key, fallback, quorum.timeoutMs).then((a) => onAnswer(owner, target, a));
+        askReplica(deps, target, partition, key, fallback, quorum.timeoutMs).then((reply) => onAnswer(owner, target, decodeAnswer(reply, own)));
       }
     };
     const timer = deps.clock.setTimer(quorum.timeoutMs, close);
@@ -107,7 +112,7 @@ export function readQuorum(
     for (const source of handoffSources) {
       if (source === deps.self) onHandoffAnswer(source, localAnswer(deps, partition, key, false));
       else if (!deps.isAvailable(source)) onHandoffAnswer(source, new Error('unavailable'));
-      else askReplica(deps, source, partition, key, false, quorum.timeoutMs).then((a) => onHandoffAnswer(source, a));
+      else askReplica(deps, source, partition, key, false, quorum.timeoutMs).then((reply) => onHandoffAnswer(source, decodeAnswer(reply, own)));
     }
   });
 }
@@ -120,6 +125,18 @@ export function localAnswer(deps: CoordinatorDeps, partition: number, key: strin
   return stored === undefined ? hinted : merge(stored, hinted);
 }
 
+interface LocalCopy {
+  object: Answer;
+  packed: Uint8Array | undefined;
+}
+
+/** This node's stored copy (no hints), decoded once from the bytes a replica's answer is compared with. */
+function localCopy(deps: CoordinatorDeps, partition: number, key: string): LocalCopy {
+  const packed = deps.replica.readPacked(partition, key);
+  return { object: packed === undefined ? null : unpackObject(packed), packed };
+}
+
+/** Packed bytes of a replica's copy, or the error that kept it from answering. */
 async function askReplica(
   deps: CoordinatorDeps,
   target: NodeId,
@@ -127,12 +144,28 @@ async function askReplica(
   key: string,
   fallback: boolean,
   timeoutMs: number,
-): Promise<Answer | Error> {
+): Promise<Uint8Array | null | Error> {
   try {
     const message = { type: 'read' as const, partition, key, ...(fallback ? { hints: true } : {}) };
     const reply = await deps.transport.request(target, message, timeoutMs);
     if (reply.type !== 'object') return new Error(`unexpected reply ${reply.type}`);
-    return reply.object === null ? null : fromWire(reply.object);
+    if (reply.packed !== null && !(reply.packed instanceof Uint8Array)) return new Error('malformed object reply');
+    return reply.packed;
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/**
+ * A replica's answer as an object: this node's own when the bytes are equal
+ * (then merge and read repair see one object and do nothing), else decoded and
+ * validated. Undecodable bytes count as a failed replica, not a crash.
+ */
+function decodeAnswer(reply: Uint8Array | null | Error, own: LocalCopy | undefined): Answer | Error {
+  if (reply === null || reply instanceof Error) return reply;
+  if (own?.packed !== undefined && own.packed.length === reply.length && Buffer.compare(own.packed, reply) === 0) return own.object;
+  try {
+    return unpackObject(reply);
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }

@@ -3,7 +3,7 @@ import type { Store } from '../../ports/store.js';
 import type { Transport } from '../../ports/transport.js';
 import type { NodeId } from '../messages.js';
 import type { Placement } from '../ring/placement.js';
-import { fromWire, toWire } from '../version/codec.js';
+import { fromWire, toWire, unpackObject } from '../version/codec.js';
 import { equalObjects, isDeleted } from '../version/dvv.js';
 import type { VersionedObject } from '../version/types.js';
 
@@ -137,7 +137,7 @@ export class TombstoneReaper {
     const wire = toWire(object);
     try {
       const copies = await Promise.all(others.map((id) => this.deps.transport.request(id, { type: 'read', partition, key }, this.config.requestTimeoutMs)));
-      const allSame = copies.every((r) => r.type === 'object' && r.object !== null && equalObjects(fromWire(r.object), object));
+      const allSame = copies.every((r) => r.type === 'object' && r.packed instanceof Uint8Array && equalObjects(unpackObject(r.packed), object));
       if (!allSame) return void this.skipped++;
       await Promise.all(others.map((id) => this.deps.transport.request(id, { type: 'reap', partition, key, object: wire }, this.config.requestTimeoutMs)));
       if (await this.reapLocal(partition, key, wire)) this.reaped++;

@@ -18,12 +18,19 @@ export class Replica {
     return this.store.get(partition, key);
   }
 
+  /** The stored copy as packed bytes (Store.getPacked). */
+  readPacked(partition: number, key: string): Uint8Array | undefined {
+    return this.store.getPacked(partition, key);
+  }
+
   /**
    * Merge and store. get → merge → put runs in one turn (the store's get sees
    * pending puts), so concurrent applies to one key never lose an update.
-   * Resolves with the merged object once it is durable.
+   * Resolves with the merged object once it is durable. `packed`, when given,
+   * is `packObject(incoming)`: stored as it is when this replica had no copy
+   * (the merge is then `incoming` itself), which saves packing it again.
    */
-  async apply(partition: number, key: string, incoming: VersionedObject): Promise<VersionedObject> {
+  async apply(partition: number, key: string, incoming: VersionedObject, packed?: Uint8Array): Promise<VersionedObject> {
     const local = this.store.get(partition, key);
     const merged = merge(local ?? EMPTY_OBJECT, incoming);
     if (local !== undefined && equalObjects(local, merged)) {
@@ -34,7 +41,7 @@ export class Replica {
       return local;
     }
     this.applied++;
-    await this.store.put(partition, key, merged);
+    await this.store.put(partition, key, merged, local === undefined ? packed : undefined);
     return merged;
   }
 }
