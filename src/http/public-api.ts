@@ -78,18 +78,21 @@ function safeDate(ms: number): Date {
 }
 
 /**
- * Last-Modified text (HTTP dates have one-second resolution): the last second
- * formatted is kept, as most replies in a burst name recent writes.
+ * Last-Modified texts by second (HTTP dates have one-second resolution):
+ * formatting a Date showed in read profiles, and hot keys repeat their second.
+ * Bounded: cleared when full.
  */
-let httpDateSecond = Number.NaN;
-let httpDateText = '';
+const HTTP_DATES_CACHED_MAX = 4096;
+const httpDates = new Map<number, string>();
 function httpDate(ms: number): string {
   const second = Math.floor(ms / 1000);
-  if (second !== httpDateSecond) {
-    httpDateText = safeDate(ms).toUTCString();
-    httpDateSecond = second;
+  let text = httpDates.get(second);
+  if (text === undefined) {
+    if (httpDates.size >= HTTP_DATES_CACHED_MAX) httpDates.clear();
+    text = safeDate(ms).toUTCString();
+    httpDates.set(second, text);
   }
-  return httpDateText;
+  return text;
 }
 
 function headerString(value: string | string[] | undefined): string | undefined {

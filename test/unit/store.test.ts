@@ -136,6 +136,19 @@ describe.each(harnesses)('Store contract: %s', (_name, makeHarness) => {
     expect(store.getPacked(5, 'k')).toBeUndefined();
   });
 
+  it('getPacked copies values of every size exactly', async () => {
+    for (const size of [1, 1000, 5000, 100_000]) {
+      const obj = update(undefined, [], 'n1.e1', { value: new Uint8Array(size).fill(size % 251), contentType: 'x/y', deleted: false, lastModifiedMs: WRITE_TIME_MS }, 10);
+      await store.put(4, `k${size}`, obj);
+    }
+    for (const size of [100_000, 1, 5000, 1000]) {
+      const packed = store.getPacked(4, `k${size}`)!;
+      store.get(4, 'k1'); // a later read must not change a copy already handed out
+      expect(plain(unpackObject(packed)).siblings[0]!.value).toEqual(plain(unpackObject(packObject(store.get(4, `k${size}`)!))).siblings[0]!.value);
+      expect(unpackObject(packed).siblings[0]!.value.length).toBe(size);
+    }
+  });
+
   it('put with the packed bytes given stores those bytes', async () => {
     const obj = richObject();
     const packed = packObject(obj);
