@@ -30,7 +30,7 @@ import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
 import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
-import { fromWire, packObject } from './version/codec.js';
+import { fromWire, packObject, unpackObject } from './version/codec.js';
 import type { ActorId, VersionedObject, VersionVector } from './version/types.js';
 
 export interface KvNodeConfig {
@@ -344,11 +344,11 @@ export class KvNode {
       const message = parsePeerRequest(input);
       switch (message.type) {
         case 'replicate': {
-          const object = fromWire(message.object);
+          const object = unpackObject(message.object);
           if (message.hint !== undefined && message.hint !== this.config.id) {
             await this.hints.add(message.hint, message.partition, message.key, object, this.deps.clock.now());
           } else {
-            await this.replica.apply(message.partition, message.key, object);
+            await this.replica.apply(message.partition, message.key, object, message.object);
           }
           return { type: 'ack' };
         }

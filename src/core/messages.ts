@@ -77,7 +77,7 @@ export type PeerRequest =
   /** Ownership handoff: partition batches and completion reports (transfer/messages.ts). */
   | TransferRequest
   /** Store (merge) this object as a replica of `key`; with `hint`, hold it for that primary instead. */
-  | { type: 'replicate'; partition: number; key: string; object: WireObject; hint?: NodeId }
+  | { type: 'replicate'; partition: number; key: string; /** codec.ts packObject bytes, validated on receipt. */ object: Uint8Array; hint?: NodeId }
   /** Return this replica's object for `key`; with `hints`, merged with hints held for it (a fallback read). */
   | { type: 'read'; partition: number; key: string; hints?: boolean }
   /** Drop this exact tombstone (every primary holds it and its grace period passed). */

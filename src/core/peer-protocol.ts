@@ -21,7 +21,7 @@ export function parsePeerRequest(input: unknown): PeerRequest {
         type: 'replicate',
         partition: partition(m.partition),
         key: key(m.key),
-        object: m.object as never,
+        object: bytes(m.object, 'object'),
         ...(m.hint === undefined || m.hint === null ? {} : { hint: text(m.hint, 128, 'hint') }),
       };
     case 'read':
@@ -137,6 +137,12 @@ function member(input: unknown): MemberInfo {
     incarnation: int(m.incarnation, 0, Number.MAX_SAFE_INTEGER, 'incarnation'),
     zone,
   };
+}
+
+/** Packed bytes; what they hold is validated by whoever decodes them (codec.ts unpackObject). */
+function bytes(input: unknown, what: string): Uint8Array {
+  if (!(input instanceof Uint8Array) || input.length === 0) throw new Error(`${what}: expected bytes`);
+  return input;
 }
 
 function record(input: unknown, what: string): Record<string, unknown> {

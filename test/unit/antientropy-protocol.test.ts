@@ -9,7 +9,7 @@ import { wireBytes } from '../../src/core/antientropy/wire-size.js';
 import type { AaeRequest } from '../../src/core/antientropy/messages.js';
 import { parsePeerRequest } from '../../src/core/peer-protocol.js';
 import { update } from '../../src/core/version/dvv.js';
-import { toWire } from '../../src/core/version/codec.js';
+import { packObject, toWire } from '../../src/core/version/codec.js';
 import type { Hasher } from '../../src/ports/hasher.js';
 import { makeSide } from './support/aae-pair.js';
 
@@ -93,7 +93,7 @@ describe('anti-entropy peer messages', () => {
       { type: 'aae-hashes', ready: true, hashes: new Uint8Array(16 * 1024) },
       { type: 'aae-keys', ready: true, covered: 3, keys: ['a', 'bb', 'k'.repeat(40), 'ü'.repeat(20)], hashes: new Uint8Array(32) },
       { type: 'aae-objects', objects: [toWire(obj(1, 100)), null, toWire(obj(300, 70_000))] },
-      { type: 'replicate', partition: 200, key: 'cart:1', object: toWire(obj(5)) },
+      { type: 'replicate', partition: 200, key: 'cart:1', object: packObject(obj(5)) },
     ];
     for (const m of messages) {
       const actual = peerPackr.pack(m).length;

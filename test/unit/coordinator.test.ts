@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { peerPackr } from '../../src/adapters/msgpack.js';
 import { DynakvError } from '../../src/core/errors.js';
 import { liveSiblings } from '../../src/core/version/dvv.js';
 import { LocalCluster } from './support/local-cluster.js';
@@ -133,10 +134,11 @@ describe('coordinator over an in-process cluster', () => {
   it('rejects malformed peer messages with an error reply, never a throw', async () => {
     cluster = await LocalCluster.create(3);
     const node = cluster.node('n1');
-    for (const junk of [null, 42, 'x', [], { type: 'replicate' }, { type: 'replicate', partition: -1, key: 'k', object: [] }, { type: 'replicate', partition: 0, key: 'k', object: [[['a', 0]], []] }, { type: 'coordinate', request: { op: 'put' } }, { type: 'members', from: {}, members: [] }, { type: 'nope' }]) {
+    for (const junk of [null, 42, 'x', [], { type: 'replicate' }, { type: 'replicate', partition: -1, key: 'k', object: [] }, { type: 'replicate', partition: 0, key: 'k', object: [[['a', 0]], []] }, { type: 'replicate', partition: 0, key: 'k', object: new Uint8Array([0xc1]) }, { type: 'replicate', partition: 0, key: 'k', object: peerPackr.pack([[['a', 0]], []]) }, { type: 'replicate', partition: 0, key: 'k', object: new Uint8Array(0) }, { type: 'coordinate', request: { op: 'put' } }, { type: 'members', from: {}, members: [] }, { type: 'nope' }]) {
       const reply = await node.handlePeer(junk);
       expect(reply.type).toBe('error');
     }
+    expect(node.localGet('k')).toBeUndefined(); // nothing malformed was stored
   });
 
   it('sloppy quorum: with two primaries down a w=2 write goes to a fallback with a hint; pw=2 fails', async () => {

@@ -1,7 +1,7 @@
 import { assert } from '../assert.js';
 import type { PeerReply, PeerRequest } from '../messages.js';
 import type { Replica } from '../replica/replica.js';
-import { fromWire, toWire } from '../version/codec.js';
+import { fromWire, packObject } from '../version/codec.js';
 import { EMPTY_OBJECT, isBehind, merge } from '../version/dvv.js';
 import type { VersionedObject } from '../version/types.js';
 import { differingIndices, hashAt } from './hash-wire.js';
@@ -163,7 +163,7 @@ async function repairBatch(deps: ExchangeDeps, partition: number, batch: readonl
       local++;
     }
     if (isBehind(other, merged)) {
-      writes.push(deps.ask({ type: 'replicate', partition, key, object: toWire(merged) }).then(expectAck));
+      writes.push(deps.ask({ type: 'replicate', partition, key, object: packObject(merged) }).then(expectAck));
       remote++;
     }
   }

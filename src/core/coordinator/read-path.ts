@@ -1,7 +1,7 @@
 import { LIMITS } from '../limits.js';
 import type { NodeId } from '../messages.js';
 import type { Preflist } from '../ring/ring.js';
-import { toWire, unpackObject } from '../version/codec.js';
+import { packObject, unpackObject } from '../version/codec.js';
 import { EMPTY_OBJECT, isBehind, merge } from '../version/dvv.js';
 import type { VersionedObject } from '../version/types.js';
 import type { CoordinatorDeps } from './context.js';
@@ -191,7 +191,7 @@ function repairReplicas(
 ): Promise<unknown> {
   if (merged === undefined) return Promise.resolve();
   const pending: Array<Promise<unknown>> = [];
-  let wire: ReturnType<typeof toWire> | undefined;
+  let packed: Uint8Array | undefined;
   for (const [node, answer] of answers) {
     if (!isBehind(answer ?? undefined, merged)) continue;
     if (repairs.inflight >= LIMITS.readRepairsInflightMax) {
@@ -206,8 +206,8 @@ function repairReplicas(
     if (node === deps.self) {
       pending.push(deps.replica.apply(partition, key, merge(answer ?? EMPTY_OBJECT, merged)).then(done, done));
     } else {
-      wire ??= toWire(merged);
-      const message = { type: 'replicate' as const, partition, key, object: wire };
+      packed ??= packObject(merged);
+      const message = { type: 'replicate' as const, partition, key, object: packed };
       pending.push(deps.transport.request(node, message, LIMITS.peerRequestTimeoutMsDefault).then(done, done));
     }
   }

@@ -1,7 +1,7 @@
 import { DynakvError } from '../errors.js';
 import type { NodeId } from '../messages.js';
 import type { Preflist } from '../ring/ring.js';
-import { toWire, type WireObject } from '../version/codec.js';
+import { packObject } from '../version/codec.js';
 import type { VersionedObject } from '../version/types.js';
 import type { CoordinatorDeps } from './context.js';
 import { QuorumCount } from './quorum.js';
@@ -32,7 +32,8 @@ export function replicateWrite(
   const slots = where.primaries;
   const count = new QuorumCount(quorum.w, quorum.pw, slots.length, slots.length);
   const substitutes = new Substitutes(deps, where.fallbacks);
-  let wire: WireObject | undefined;
+  // Packed once: the same bytes go to every replica and to this node's own store.
+  const packed = packObject(object);
   return new Promise<VersionedObject>((resolve, reject) => {
     let settled = false;
     const finish = (): void => {
@@ -64,12 +65,11 @@ export function replicateWrite(
       if (target === deps.self) {
         const stored = hinted
           ? deps.hints.add(owner, partition, key, object, deps.clock.now())
-          : deps.replica.apply(partition, key, object);
+          : deps.replica.apply(partition, key, object, packed);
         stored.then(() => slotDone(!hinted, true), () => failOver(owner));
         return;
       }
-      wire ??= toWire(object);
-      const message = { type: 'replicate' as const, partition, key, object: wire, ...(hinted ? { hint: owner } : {}) };
+      const message = { type: 'replicate' as const, partition, key, object: packed, ...(hinted ? { hint: owner } : {}) };
       deps.transport.request(target, message, quorum.timeoutMs).then(
         (reply) => (reply.type === 'ack' ? slotDone(!hinted, true) : failOver(owner)),
         () => failOver(owner),
@@ -80,8 +80,7 @@ export function replicateWrite(
       if (owner === deps.self || deps.isAvailable(owner)) send(owner, owner);
       else failOver(owner);
     }
-    wire ??= where.pending === undefined ? undefined : toWire(object);
-    for (const old of where.pending ?? []) sendToHandoffSource(deps, partition, key, object, wire!, old, quorum.timeoutMs);
+    for (const old of where.pending ?? []) sendToHandoffSource(deps, partition, key, object, packed, old, quorum.timeoutMs);
   });
 }
 
@@ -91,13 +90,13 @@ export function replicateWrite(
  * from is never behind. Not counted toward `w`: the new primary's own slot is
  * what acknowledges; this one is best effort, and a miss costs nothing.
  */
-function sendToHandoffSource(deps: CoordinatorDeps, partition: number, key: string, object: VersionedObject, wire: WireObject, target: NodeId, timeoutMs: number): void {
+function sendToHandoffSource(deps: CoordinatorDeps, partition: number, key: string, object: VersionedObject, packed: Uint8Array, target: NodeId, timeoutMs: number): void {
   if (target === deps.self) {
-    deps.replica.apply(partition, key, object).catch(() => undefined);
+    deps.replica.apply(partition, key, object, packed).catch(() => undefined);
     return;
   }
   if (!deps.isAvailable(target)) return;
-  deps.transport.request(target, { type: 'replicate', partition, key, object: wire }, timeoutMs).catch(() => undefined);
+  deps.transport.request(target, { type: 'replicate', partition, key, object: packed }, timeoutMs).catch(() => undefined);
 }
 
 export function quorumNotMet(count: QuorumCount, what: 'write' | 'read'): DynakvError {

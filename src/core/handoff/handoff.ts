@@ -1,7 +1,7 @@
 import type { Clock, TimerId } from '../../ports/clock.js';
 import type { Transport } from '../../ports/transport.js';
 import type { NodeId } from '../messages.js';
-import { toWire } from '../version/codec.js';
+import { packObject } from '../version/codec.js';
 import type { HintQueue } from './hint-queue.js';
 
 export interface HandoffConfig {
@@ -90,7 +90,7 @@ export class HintedHandoff {
     try {
       const batch = this.hints.batch(target, this.config.hintsPerRoundMax);
       const sends = batch.map(async (hint) => {
-        const message = { type: 'replicate' as const, partition: hint.partition, key: hint.key, object: toWire(hint.object) };
+        const message = { type: 'replicate' as const, partition: hint.partition, key: hint.key, object: packObject(hint.object) };
         const owners = redirect === undefined ? [target] : redirect.primaries(hint.partition).filter((id) => id !== target);
         if (owners.length === 0) throw new Error(`no owner for a hint of partition ${hint.partition}`);
         for (const owner of owners) {

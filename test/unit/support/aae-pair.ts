@@ -12,7 +12,7 @@ import { TreeStore } from '../../../src/core/antientropy/tree-store.js';
 import type { PeerReply, PeerRequest } from '../../../src/core/messages.js';
 import { parsePeerRequest } from '../../../src/core/peer-protocol.js';
 import { Replica } from '../../../src/core/replica/replica.js';
-import { fromWire } from '../../../src/core/version/codec.js';
+import { unpackObject } from '../../../src/core/version/codec.js';
 import type { Hasher } from '../../../src/ports/hasher.js';
 
 export interface Side {
@@ -57,7 +57,7 @@ export function link(
       const parsed = parsePeerRequest(peerPackr.unpack(packed));
       let reply: PeerReply;
       if (parsed.type === 'replicate') {
-        await to.replica.apply(parsed.partition, parsed.key, fromWire(parsed.object));
+        await to.replica.apply(parsed.partition, parsed.key, unpackObject(parsed.object), parsed.object);
         reply = { type: 'ack' };
       } else if (parsed.type === 'aae-roots' || parsed.type === 'aae-hashes' || parsed.type === 'aae-keys' || parsed.type === 'aae-fetch') {
         reply = serveAae(to.trees, parsed);
