@@ -30,7 +30,7 @@ import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
 import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
-import { fromWire, packObject, unpackObject } from './version/codec.js';
+import { packObject, unpackObject } from './version/codec.js';
 import type { ActorId, VersionedObject, VersionVector } from './version/types.js';
 
 export interface KvNodeConfig {
@@ -125,7 +125,7 @@ export class KvNode {
     this.startedAtMs = deps.clock.now();
     // Every local write must reach the anti-entropy trees: from here on, everything
     // (replica, reaper, dot clock, status) uses the tree-keeping store.
-    const trees = config.antiEntropy === false ? undefined : new TreeStore(deps.store, deps.hasher, config.partitions);
+    const trees = config.antiEntropy === false ? undefined : new TreeStore(deps.store, config.partitions);
     deps = this.deps = { ...deps, store: trees ?? deps.store };
     this.replica = new Replica(deps.store);
     const gossip = membershipConfig(config.membership);

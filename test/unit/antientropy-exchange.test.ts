@@ -1,22 +1,16 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory-store.js';
-import { createHasher } from '../../src/adapters/xxhash.js';
-import { contributionOf } from '../../src/core/antientropy/contribution.js';
+import { TreeHasher } from '../../src/core/antientropy/contribution.js';
 import { exchange, type ExchangeResult } from '../../src/core/antientropy/exchange.js';
 import { TreeStore } from '../../src/core/antientropy/tree-store.js';
 import { EMPTY_OBJECT, equalObjects, isDeleted, merge, update } from '../../src/core/version/dvv.js';
 import type { VersionedObject } from '../../src/core/version/types.js';
-import type { Hasher } from '../../src/ports/hasher.js';
 import { link, makeSide, type Side } from './support/aae-pair.js';
 import { deepCopy, realisticObjectsArb } from './support/dvv-arbitraries.js';
 
 /** The Merkle exchange finds exactly the differing keys, and leaves both replicas with the merge. */
 
-let hasher: Hasher;
-beforeAll(async () => {
-  hasher = await createHasher();
-});
 
 type KeyCase = { a: VersionedObject | undefined; b: VersionedObject | undefined };
 
@@ -38,8 +32,8 @@ async function load(side: Side, partition: number, key: string, object: Versione
 }
 
 async function setup(cases: Record<string, KeyCase>): Promise<{ a: Side; b: Side }> {
-  const a = makeSide(hasher);
-  const b = makeSide(hasher);
+  const a = makeSide();
+  const b = makeSide();
   for (const [key, c] of Object.entries(cases)) {
     await load(a, 0, key, c.a);
     await load(b, 0, key, c.b);
@@ -55,8 +49,8 @@ const present = (o: VersionedObject | undefined): VersionedObject | undefined =>
 function digestDiffers(c: KeyCase, key: string): boolean {
   const a = present(c.a);
   const b = present(c.b);
-  const x = a === undefined ? undefined : contributionOf(hasher, key, a);
-  const y = b === undefined ? undefined : contributionOf(hasher, key, b);
+  const x = a === undefined ? undefined : new TreeHasher().contributionOf(key, a);
+  const y = b === undefined ? undefined : new TreeHasher().contributionOf(key, b);
   return x !== y;
 }
 
@@ -122,8 +116,8 @@ const tombstone = (actor: string, base: VersionedObject): VersionedObject =>
 
 describe('Merkle exchange (cases)', () => {
   it('a delete wins over the stale live value it superseded, on both sides; absence copies, never deletes', async () => {
-    const a = makeSide(hasher);
-    const b = makeSide(hasher);
+    const a = makeSide();
+    const b = makeSide();
     const v1 = live('n1.x', 1, 'v1');
     const deleted = tombstone('n2.x', v1);
     await a.trees.put(0, 'gone', deleted);
@@ -141,8 +135,8 @@ describe('Merkle exchange (cases)', () => {
   });
 
   it('concurrent writes on the two sides end as siblings on both', async () => {
-    const a = makeSide(hasher);
-    const b = makeSide(hasher);
+    const a = makeSide();
+    const b = makeSide();
     await a.trees.put(0, 'k', live('n1.x', 1, 'left'));
     await b.trees.put(0, 'k', live('n2.x', 1, 'right'));
     const result = await exchange(link(a, b).deps, 0);
@@ -152,8 +146,8 @@ describe('Merkle exchange (cases)', () => {
   });
 
   it('pages segment lists and segment hashes: 3,000 shared keys and 700 differing ones', async () => {
-    const a = makeSide(hasher);
-    const b = makeSide(hasher);
+    const a = makeSide();
+    const b = makeSide();
     const shared = live('n1.x', 1, 'same');
     for (let i = 0; i < 3000; i++) {
       await a.trees.put(0, `s${i}`, shared);
@@ -170,8 +164,8 @@ describe('Merkle exchange (cases)', () => {
   });
 
   it('pages fetched objects by bytes: six 1 MiB values', async () => {
-    const a = makeSide(hasher);
-    const b = makeSide(hasher);
+    const a = makeSide();
+    const b = makeSide();
     for (let i = 0; i < 6; i++) {
       await b.trees.put(0, `big${i}`, update(undefined, [], 'n1.x', { value: new Uint8Array(1024 * 1024).fill(i), contentType: 'b', deleted: false, lastModifiedMs: 1 }, 10));
     }
@@ -186,10 +180,10 @@ describe('Merkle exchange (cases)', () => {
   });
 
   it('waits while either tree is not built; writes nothing', async () => {
-    const a = makeSide(hasher);
+    const a = makeSide();
     const inner = new MemoryStore();
     await inner.put(0, 'k', live('n1.x', 1, 'v'));
-    const unbuilt = new TreeStore(inner, hasher, 8);
+    const unbuilt = new TreeStore(inner, 8);
     const b: Side = { store: inner, trees: unbuilt, replica: a.replica };
     expect((await exchange(link(a, b).deps, 0)).status).toBe('not-ready');
     expect((await exchange(link(b, a).deps, 0)).status).toBe('not-ready');
@@ -197,8 +191,8 @@ describe('Merkle exchange (cases)', () => {
   });
 
   it('a peer that answers garbage or lists keys of another partition cannot plant data', async () => {
-    const a = makeSide(hasher);
-    const b = makeSide(hasher);
+    const a = makeSide();
+    const b = makeSide();
     await b.trees.put(0, 'mine', live('n1.x', 1, 'v'));
     await b.trees.put(0, 'planted', live('n1.x', 1, 'v'));
     const { deps } = link(a, b, { partitionOf: (key) => (key === 'planted' ? 5 : 0) });

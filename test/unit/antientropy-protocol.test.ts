@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { peerPackr } from '../../src/adapters/msgpack.js';
-import { createHasher } from '../../src/adapters/xxhash.js';
 import { AAE_PROTOCOL } from '../../src/core/antientropy/protocol.js';
 import { serveAae } from '../../src/core/antientropy/serve.js';
 import { ByteThrottle } from '../../src/core/antientropy/throttle.js';
@@ -10,21 +9,16 @@ import type { AaeRequest } from '../../src/core/antientropy/messages.js';
 import { parsePeerRequest } from '../../src/core/peer-protocol.js';
 import { update } from '../../src/core/version/dvv.js';
 import { packObject, toWire } from '../../src/core/version/codec.js';
-import type { Hasher } from '../../src/ports/hasher.js';
 import { makeSide } from './support/aae-pair.js';
 
 /** The exchange's peer messages: nothing a peer sends may crash a node; every reply is bounded. */
 
-let hasher: Hasher;
-beforeAll(async () => {
-  hasher = await createHasher();
-});
 
 const obj = (n: number, bytes = 8) => update(undefined, [], 'n1.x', { value: new Uint8Array(bytes).fill(n % 256), contentType: 't', deleted: false, lastModifiedMs: n }, 10);
 
 describe('anti-entropy peer messages', () => {
   it('anything with an aae type either parses to a request the server answers, or is rejected with a plain Error', async () => {
-    const side = makeSide(hasher);
+    const side = makeSide();
     for (let i = 0; i < 50; i++) await side.trees.put(3, `k${i}`, obj(i));
     const field = fc.oneof(fc.anything(), fc.array(fc.integer({ min: -2, max: 20_000 }), { maxLength: 300 }), fc.array(fc.string(), { maxLength: 300 }));
     fc.assert(
@@ -55,7 +49,7 @@ describe('anti-entropy peer messages', () => {
   });
 
   it('bounds replies: key lists by whole segments, fetched objects by bytes (always at least one)', async () => {
-    const side = makeSide(hasher);
+    const side = makeSide();
     const bySegment = new Map<number, string[]>();
     for (let i = 0; i < 20_000; i++) {
       const key = `key-${i}`;

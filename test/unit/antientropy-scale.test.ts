@@ -1,9 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { createHasher } from '../../src/adapters/xxhash.js';
+import { describe, expect, it } from 'vitest';
 import { exchange } from '../../src/core/antientropy/exchange.js';
 import { update } from '../../src/core/version/dvv.js';
 import type { VersionedObject } from '../../src/core/version/types.js';
-import type { Hasher } from '../../src/ports/hasher.js';
 import { link, makeSide, type Side } from './support/aae-pair.js';
 
 /**
@@ -19,10 +17,6 @@ import { link, makeSide, type Side } from './support/aae-pair.js';
 const KEYS = Number(process.env.DYNAKV_AAE_SCALE_KEYS ?? 100_000);
 const DIFFS = [10, 1_000, 10_000].filter((d) => d * 3 <= KEYS);
 
-let hasher: Hasher;
-beforeAll(async () => {
-  hasher = await createHasher();
-});
 
 const value = new Uint8Array(100).fill(7);
 const objectOf = (actor: string, counter: number, base?: VersionedObject): VersionedObject =>
@@ -44,8 +38,8 @@ async function diverge(a: Side, b: Side, d: number, offset: number): Promise<voi
 
 describe(`anti-entropy at scale: one partition, ${KEYS.toLocaleString('en')} keys`, () => {
   it('exchanges move bytes in proportion to the differences, not the keys', { timeout: 900_000 }, async () => {
-    const a = makeSide(hasher);
-    const b = makeSide(hasher);
+    const a = makeSide();
+    const b = makeSide();
     let t = performance.now();
     for (let i = 0; i < KEYS; i++) {
       const object = objectOf('n1.x', i + 1);

@@ -7,7 +7,7 @@ import type { Placement } from '../ring/placement.js';
 import type { AntiEntropyConfig } from './config.js';
 import { exchange, type ExchangeResult } from './exchange.js';
 import type { AaeRequest } from './messages.js';
-import { differingIndices, hashAt } from './hash-wire.js';
+import { decodeHashes, differingIndices } from './hash-wire.js';
 import { expectRoots } from './protocol.js';
 import { serveAae } from './serve.js';
 import { ByteThrottle } from './throttle.js';
@@ -168,8 +168,7 @@ export class AntiEntropy {
     this.sweeping = true;
     try {
       const reply = expectRoots(await this.ask(peer, { type: 'aae-roots', partitions }), partitions.length);
-      const theirs = partitions.map((_, i) => hashAt(reply.roots, i));
-      for (const at of differingIndices(partitions.map((p) => trees.root(p)), theirs)) {
+      for (const at of differingIndices(trees.roots(partitions), decodeHashes(reply.roots))) {
         if (reply.ready[at] === 1) this.enqueue({ partition: partitions[at]!, peer });
       }
       this.sweeps++;

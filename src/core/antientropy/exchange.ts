@@ -4,7 +4,7 @@ import type { Replica } from '../replica/replica.js';
 import { fromWire, packObject } from '../version/codec.js';
 import { EMPTY_OBJECT, isBehind, merge } from '../version/dvv.js';
 import type { VersionedObject } from '../version/types.js';
-import { differingIndices, hashAt } from './hash-wire.js';
+import { decodeHashes, differingIndices } from './hash-wire.js';
 import type { PartitionTree } from './partition-tree.js';
 import { AAE_PROTOCOL, expectHashes, expectKeys, expectObjects } from './protocol.js';
 import type { TreeStore } from './tree-store.js';
@@ -57,8 +57,8 @@ interface DiffKey {
   readonly remote: boolean;
 }
 
-/** A level of a tree that holds nothing there. */
-const ZEROS = new BigUint64Array(Math.max(BRANCHES, SEGMENTS_PER_BRANCH));
+/** A level of a tree that holds nothing there (hash pairs). */
+const ZEROS = new Int32Array(2 * Math.max(BRANCHES, SEGMENTS_PER_BRANCH));
 
 export async function exchange(deps: ExchangeDeps, partition: number): Promise<ExchangeResult> {
   const result: ExchangeResult = { status: 'not-ready', branchesDiffering: 0, segmentsDiffering: 0, keys: [], repairedLocal: 0, repairedRemote: 0, more: false };
@@ -98,7 +98,7 @@ async function differingSegments(deps: ExchangeDeps, partition: number, branches
     if (remote === null) return null;
     const tree = deps.trees.tree(partition);
     chunk.forEach((branch, i) => {
-      const theirs = remote.subarray(i * SEGMENTS_PER_BRANCH, (i + 1) * SEGMENTS_PER_BRANCH);
+      const theirs = remote.subarray(2 * i * SEGMENTS_PER_BRANCH, 2 * (i + 1) * SEGMENTS_PER_BRANCH);
       for (const slot of differingIndices(tree?.segmentLevel(branch) ?? ZEROS, theirs)) out.push(branch * SEGMENTS_PER_BRANCH + slot);
     });
   }
@@ -114,37 +114,36 @@ async function differingKeys(deps: ExchangeDeps, partition: number, segments: re
     const reply = expectKeys(await deps.ask({ type: 'aae-keys', partition, segments: chunk }), chunk.length);
     if (!reply.ready) return null;
     const covered = chunk.slice(0, reply.covered);
-    const remote = groupBySegment(deps, partition, new Set(covered), reply.keys, reply.hashes);
+    const hashes = decodeHashes(reply.hashes);
+    const remote = groupBySegment(deps, partition, new Set(covered), reply.keys);
     const tree = deps.trees.tree(partition);
-    for (const segment of covered) compareSegment(tree, segment, remote.get(segment), keys);
+    for (const segment of covered) compareSegment(tree, segment, remote.get(segment), hashes, keys);
     next += reply.covered;
   }
   assert(next <= segments.length, 'exchange: covered more segments than asked');
   return { keys: keys.slice(0, deps.keysPerExchangeMax), more: next < segments.length || keys.length > deps.keysPerExchangeMax };
 }
 
-function groupBySegment(deps: ExchangeDeps, partition: number, covered: ReadonlySet<number>, keys: readonly string[], hashes: Uint8Array): Map<number, Map<string, bigint>> {
-  const out = new Map<number, Map<string, bigint>>();
+/** The peer's keys by segment, each with its index in the reply (its hash pair is at 2 × index). */
+function groupBySegment(deps: ExchangeDeps, partition: number, covered: ReadonlySet<number>, keys: readonly string[]): Map<number, Map<string, number>> {
+  const out = new Map<number, Map<string, number>>();
   keys.forEach((key, i) => {
     const segment = deps.trees.segmentOf(key);
     if (!covered.has(segment) || deps.partitionOf(key) !== partition) return; // not what we asked for: ignore
     let entries = out.get(segment);
     if (entries === undefined) out.set(segment, (entries = new Map()));
-    entries.set(key, hashAt(hashes, i));
+    entries.set(key, i);
   });
   return out;
 }
 
-function compareSegment(tree: PartitionTree | undefined, segment: number, remote: ReadonlyMap<string, bigint> | undefined, out: DiffKey[]): void {
-  const local = tree?.keysIn(segment);
-  if (local !== undefined) {
-    for (const [key, contribution] of local) {
-      const theirs = remote?.get(key);
-      if (theirs !== contribution) out.push({ key, remote: theirs !== undefined });
-    }
-  }
+function compareSegment(tree: PartitionTree | undefined, segment: number, remote: ReadonlyMap<string, number> | undefined, hashes: Int32Array, out: DiffKey[]): void {
+  tree?.forEachIn(segment, (key, hi, lo) => {
+    const theirs = remote?.get(key);
+    if (theirs === undefined || hashes[2 * theirs] !== hi || hashes[2 * theirs + 1] !== lo) out.push({ key, remote: theirs !== undefined });
+  });
   if (remote !== undefined) {
-    for (const key of remote.keys()) if (local?.get(key) === undefined) out.push({ key, remote: true });
+    for (const key of remote.keys()) if (tree?.has(segment, key) !== true) out.push({ key, remote: true });
   }
 }
 

@@ -50,8 +50,8 @@ export function expectRoots(reply: PeerReply, partitions: number): Extract<AaeRe
   return r;
 }
 
-/** The hashes of an `aae-hashes` reply, decoded (`groups` groups of 128), or null when the peer's tree is not built. */
-export function expectHashes(reply: PeerReply, groups: number): BigUint64Array | null {
+/** The hashes of an `aae-hashes` reply, decoded (`groups` groups of 128 hash pairs), or null when the peer's tree is not built. */
+export function expectHashes(reply: PeerReply, groups: number): Int32Array | null {
   const r = expectType(reply, 'aae-hashes');
   if (typeof r.ready !== 'boolean') throw new Error('aae-hashes: bad ready flag');
   if (!r.ready) return null;

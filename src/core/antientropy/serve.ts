@@ -30,28 +30,26 @@ export function serveAae(trees: TreeStore, message: AaeRequest): AaeReply {
 function roots(trees: TreeStore, partitions: readonly number[]): AaeReply {
   const ready = new Uint8Array(partitions.length);
   partitions.forEach((p, i) => (ready[i] = trees.isBuilt(p) ? 1 : 0));
-  return { type: 'aae-roots', ready, roots: encodeHashes(partitions.map((p) => trees.root(p))) };
+  return { type: 'aae-roots', ready, roots: encodeHashes(trees.roots(partitions)) };
 }
 
 function segmentKeys(trees: TreeStore, partition: number, segments: readonly number[]): AaeReply {
   if (!trees.isBuilt(partition) || segments.length === 0) return { type: 'aae-keys', ready: trees.isBuilt(partition), covered: 0, keys: [], hashes: new Uint8Array(0) };
   const tree = trees.tree(partition);
   const keys: string[] = [];
-  const hashes: bigint[] = [];
+  const hashes: number[] = [];
+  const add = (key: string, hi: number, lo: number): void => {
+    keys.push(key);
+    hashes.push(hi, lo);
+  };
   let covered = 0;
   for (const segment of segments) {
-    const entries = tree?.keysIn(segment);
-    const size = entries?.size ?? 0;
+    const size = tree?.keysInSegment(segment) ?? 0;
     if (covered > 0 && keys.length + size > AAE_PROTOCOL.keysPerReplyMax) break;
-    if (entries !== undefined) {
-      for (const [key, contribution] of entries) {
-        keys.push(key);
-        hashes.push(contribution);
-      }
-    }
+    tree?.forEachIn(segment, add);
     covered++;
   }
-  return { type: 'aae-keys', ready: true, covered, keys, hashes: encodeHashes(hashes) };
+  return { type: 'aae-keys', ready: true, covered, keys, hashes: encodeHashes(Int32Array.from(hashes)) };
 }
 
 function fetch(trees: TreeStore, partition: number, keys: readonly string[]): AaeReply {

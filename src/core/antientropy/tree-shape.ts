@@ -20,16 +20,10 @@ export const SEGMENTS_PER_BRANCH = 1 << SLOT_BITS;
 export const SEGMENTS = BRANCHES * SEGMENTS_PER_BRANCH;
 export const HASH_BYTES = 8;
 
-const SEGMENT_MASK = BigInt(SEGMENTS - 1);
 const SLOT_MASK = SEGMENTS_PER_BRANCH - 1;
 
-/**
- * A key's segment: the low 14 bits of its 64-bit key hash (the partition takes
- * the top bits, so within a partition the low bits are still uniform).
- */
-export function segmentOfHash(keyHash: bigint): number {
-  return Number(keyHash & SEGMENT_MASK);
-}
+// A key's segment comes from the tree hash of the key (contribution.ts), not
+// the ring's hash, so it is uniform within a partition whatever the ring does.
 
 export function branchOf(segment: number): number {
   return segment >>> SLOT_BITS;

@@ -1,8 +1,7 @@
 import { assert } from '../assert.js';
-import type { Hasher } from '../../ports/hasher.js';
 import type { Store } from '../../ports/store.js';
 import type { VersionedObject } from '../version/types.js';
-import { contributionOf, segmentOf } from './contribution.js';
+import { TreeHasher } from './contribution.js';
 import { PartitionTree } from './partition-tree.js';
 
 /**
@@ -25,6 +24,8 @@ import { PartitionTree } from './partition-tree.js';
  */
 export class TreeStore implements Store {
   private readonly trees = new Map<number, PartitionTree>();
+  /** Reused by every write (no per-write allocation); the process is single-threaded. */
+  private readonly hashing = new TreeHasher();
   private readonly built: Uint8Array;
   private builtCount = 0;
   private cursor: { partition: number; afterKey: string | undefined } = { partition: 0, afterKey: undefined };
@@ -33,7 +34,6 @@ export class TreeStore implements Store {
 
   constructor(
     private readonly inner: Store,
-    private readonly hasher: Hasher,
     /** Q: partitions 0..Q-1 are rebuilt and compared. */
     readonly partitions: number,
   ) {
@@ -95,6 +95,13 @@ export class TreeStore implements Store {
     return this.trees.get(partition)?.root ?? 0n;
   }
 
+  /** Roots of these partitions as hash pairs (zeros for an empty partition). */
+  roots(partitions: readonly number[]): Int32Array {
+    const out = new Int32Array(partitions.length * 2);
+    partitions.forEach((p, i) => this.trees.get(p)?.rootInto(out, 2 * i));
+    return out;
+  }
+
   isBuilt(partition: number): boolean {
     return partition >= 0 && partition < this.partitions && this.built[partition] === 1;
   }
@@ -108,7 +115,7 @@ export class TreeStore implements Store {
   }
 
   segmentOf(key: string): number {
-    return segmentOf(this.hasher, key);
+    return this.hashing.segmentOf(key);
   }
 
   /**
@@ -145,17 +152,18 @@ export class TreeStore implements Store {
   }
 
   private record(partition: number, key: string, object: VersionedObject | undefined): void {
-    const segment = segmentOf(this.hasher, key);
     // An empty object (no history, no siblings) says nothing a missing key does not: both count as absent.
-    const empty = object === undefined || (object.vv.length === 0 && object.siblings.length === 0);
-    const contribution = empty ? undefined : contributionOf(this.hasher, key, object);
+    if (object === undefined || (object.vv.length === 0 && object.siblings.length === 0)) {
+      this.trees.get(partition)?.delete(this.hashing.segmentOf(key), key);
+      return;
+    }
+    const segment = this.hashing.hash(key, object);
     let tree = this.trees.get(partition);
     if (tree === undefined) {
-      if (contribution === undefined) return;
       tree = new PartitionTree();
       this.trees.set(partition, tree);
     }
-    tree.set(segment, key, contribution);
+    tree.put(segment, key, this.hashing.hi, this.hashing.lo);
   }
 
   private followFailure(write: Promise<void>, partition: number, key: string): Promise<void> {

@@ -13,7 +13,6 @@ import type { PeerReply, PeerRequest } from '../../../src/core/messages.js';
 import { parsePeerRequest } from '../../../src/core/peer-protocol.js';
 import { Replica } from '../../../src/core/replica/replica.js';
 import { unpackObject } from '../../../src/core/version/codec.js';
-import type { Hasher } from '../../../src/ports/hasher.js';
 
 export interface Side {
   readonly store: MemoryStore;
@@ -22,8 +21,8 @@ export interface Side {
 }
 
 /** A replica with an empty store whose trees are built (nothing to scan). */
-export function makeSide(hasher: Hasher, partitions = 8, store = new MemoryStore()): Side {
-  const trees = new TreeStore(store, hasher, partitions);
+export function makeSide(partitions = 8, store = new MemoryStore()): Side {
+  const trees = new TreeStore(store, partitions);
   while (!trees.buildStep(1 << 20));
   return { store, trees, replica: new Replica(trees) };
 }
