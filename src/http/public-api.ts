@@ -196,8 +196,42 @@ function headOnSend(
   done(null, null);
 }
 
-function rawBodyParser(_request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void): void {
-  done(null, body);
+/**
+ * Past the value limit a body is still read to its end (and dropped) before
+ * the 413 goes out: answering while the client is still sending makes Node
+ * close the connection, and the client then sees a broken pipe instead of
+ * `value_too_large` (measured: 6 of 50 undici PUTs of 2 MiB). Reading stops
+ * at this many bytes; past it the connection is cut.
+ */
+export const OVERSIZED_BODY_DRAIN_BYTES_MAX = 64 * 1024 * 1024;
+
+/** Reads a request body as raw bytes of any media type, up to `limit`. */
+function rawBodyParser(limit: number) {
+  return (_request: FastifyRequest, payload: NodeJS.ReadableStream & { destroy(): void }, done: (err: Error | null, body?: Buffer) => void): void => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let finished = false;
+    const finish = (err: Error | null, body?: Buffer): void => {
+      if (finished) return;
+      finished = true;
+      done(err, body);
+    };
+    payload.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= limit) return void chunks.push(chunk);
+      chunks.length = 0;
+      if (received > OVERSIZED_BODY_DRAIN_BYTES_MAX) {
+        finish(valueTooLarge(limit));
+        payload.destroy();
+      }
+    });
+    payload.on('end', () => (received > limit ? finish(valueTooLarge(limit)) : finish(null, Buffer.concat(chunks, received))));
+    payload.on('error', (err: Error) => finish(err));
+  };
+}
+
+function valueTooLarge(limit: number): DynakvError {
+  return new DynakvError('value_too_large', `value exceeds ${limit} bytes`, { limit });
 }
 
 /** The public API as an encapsulated fastify plugin. */
@@ -211,11 +245,7 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     const contentType = parseContentType(request.headers['content-type']);
     const body = request.body as Buffer | undefined;
     const value = body === undefined || body === null ? EMPTY_VALUE : body;
-    if (value.length > service.valueBytesMax) {
-      throw new DynakvError('value_too_large', `value exceeds ${service.valueBytesMax} bytes`, {
-        limit: service.valueBytesMax,
-      });
-    }
+    if (value.length > service.valueBytesMax) throw valueTooLarge(service.valueBytesMax);
     const obj = await service.put(
       key,
       { value, contentType, context },
@@ -289,7 +319,7 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
   return async function dynakvPublicApi(app: FastifyInstance): Promise<void> {
     // Values are opaque bytes of any media type: one catch-all parser, no JSON/text parsing.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, rawBodyParser);
+    app.addContentTypeParser('*', rawBodyParser(bodyLimit));
     app.setErrorHandler(dynakvErrorHandler);
     if (options.notFoundHandler !== false) app.setNotFoundHandler(dynakvNotFoundHandler);
     // Every key reply names the ring version, so token-aware clients refresh as soon as it changes.

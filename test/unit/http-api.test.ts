@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynakvError, ERROR_CODES } from '../../src/core/errors.js';
@@ -422,6 +424,30 @@ describe('validation', () => {
     // Exactly the limit is fine.
     const ok = await put('big', Buffer.alloc(service.valueBytesMax, 7));
     expect(ok.statusCode).toBe(204);
+  });
+
+  it('an oversized body without a declared length (chunked) → 413 value_too_large', async () => {
+    const res = await app.inject({ method: 'PUT', url: '/v1/kv/big', headers: { 'content-type': 'application/x-test' }, payload: Readable.from([Buffer.alloc(700_000), Buffer.alloc(700_000)]) });
+    expect(res.statusCode).toBe(413);
+    expect(errorOf(res).code).toBe('value_too_large');
+    expect(service.count('put')).toBe(0);
+  });
+
+  it('over a socket, a client still sending a 2 MiB body gets the 413, never a broken pipe', async () => {
+    const server = buildPublicServer(service);
+    const origin = await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const res = await request(`${origin}/v1/kv/big`, { method: 'PUT', body: Buffer.alloc(2 * 1024 * 1024, 1) });
+        const body = JSON.parse(Buffer.from(await res.body.arrayBuffer()).toString()) as { error: { code: string } };
+        codes.push(`${res.statusCode} ${body.error.code}`);
+      }
+      expect(new Set(codes)).toEqual(new Set(['413 value_too_large']));
+      expect(service.count('put')).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 
   it('a garbage context → 400 invalid_context, service not called', async () => {
