@@ -133,8 +133,23 @@ async function main(): Promise<number> {
   return failed.length === 0 ? 0 : 1;
 }
 
+/** The command line without the seed selection: what a replay of one seed must repeat. */
+function replayFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.split('=', 1)[0]!;
+    if (name === '--seed' || name === '--seeds' || name === '--from') {
+      if (!arg.includes('=')) i++; // skip its value
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
 function report(result: SimResult, verbose: boolean): void {
-  console.log(formatFailure(result));
+  console.log(formatFailure(result, replayFlags(process.argv.slice(2))));
   if (verbose) {
     console.log(`last ${TRACE_TAIL_LINES} trace lines:`);
     for (const line of result.recentTrace.slice(-TRACE_TAIL_LINES)) console.log(`  ${line}`);

@@ -476,9 +476,14 @@ async function finalRead(cluster: SimCluster, keys: readonly string[], random: P
   return out;
 }
 
-/** The report for a failed seed: the reason and the command that replays it. */
-export function formatFailure(result: SimResult): string {
-  return [`FAILED seed=${result.seed}: ${result.failures.join('\n  ')}`, `replay: npm run sim -- --seed ${result.seed}`].join('\n');
+/**
+ * The report for a failed seed: the reason and the command that replays it.
+ * `flags` are the run's other options (e.g. `--changes --w 1`): a seed
+ * replays only with the options it ran with.
+ */
+export function formatFailure(result: SimResult, flags: readonly string[] = []): string {
+  const replay = ['npm run sim --', '--seed', String(result.seed), ...flags].join(' ');
+  return [`FAILED seed=${result.seed}: ${result.failures.join('\n  ')}`, `replay: ${replay}`].join('\n');
 }
 
 export function formatResult(result: SimResult, nodes: number): string {

@@ -31,6 +31,8 @@ describe('checkers catch a broken merge', () => {
       expect(report).toContain(`FAILED seed=${result.seed}:`);
       expect(report).toMatch(/lost \d+ acknowledged adds/);
       expect(report).toContain(`npm run sim -- --seed ${result.seed}`);
+      // A seed replays only with the options it ran with.
+      expect(formatFailure(result, ['--changes', '--w', '1'])).toContain(`replay: npm run sim -- --seed ${result.seed} --changes --w 1`);
     }
   });
 });
