@@ -243,9 +243,9 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     const q = parsePutOptions(request.query, service.replicas);
     const context = decodeContext(headerString(request.headers[CONTEXT_HEADER]));
     const contentType = parseContentType(request.headers['content-type']);
+    // The body parser has enforced the value limit already (rawBodyParser).
     const body = request.body as Buffer | undefined;
     const value = body === undefined || body === null ? EMPTY_VALUE : body;
-    if (value.length > service.valueBytesMax) throw valueTooLarge(service.valueBytesMax);
     const obj = await service.put(
       key,
       { value, contentType, context },
@@ -331,7 +331,7 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
       });
     }
 
-    app.put<KeyRoute>('/v1/kv/*', { bodyLimit }, putKv);
+    app.put<KeyRoute>('/v1/kv/*', putKv);
     // HEAD is declared explicitly (same handler; Node drops the body of a HEAD reply).
     app.get<KeyRoute>('/v1/kv/*', { exposeHeadRoute: false }, getKv);
     app.head<KeyRoute>('/v1/kv/*', { onSend: headOnSend }, getKv);

@@ -85,17 +85,13 @@ export function unpackObject(bytes: Uint8Array): VersionedObject {
   return fromWire(packr.unpack(bytes));
 }
 
-function bufferOf(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** The opaque causal context handed to clients: base64url(msgpack(vector)). */
 export function encodeContext(vv: VersionVector): string {
   if (vv.length === 0) return '';
   // Stored vectors are plain [actor, counter] arrays already (fromWire checks it), so they pack as they are.
-  return bufferOf(packr.pack(vv)).toString('base64url');
+  return packr.pack(vv).toString('base64url');
 }
 
 /** Parses a client's context; anything malformed is `invalid_context`. Empty means none. */
