@@ -97,10 +97,10 @@ export class LmdbStore implements Store {
     const keyBytes = lookupKey(partition, key);
     const pending = this.overlay.get(overlayKey(partition, key));
     if (pending !== undefined) return pending.value;
-    // lmdb-js's shared read buffer, valid until the next LMDB call: decoding
-    // copies what it keeps (codec's copyBuffers), so no copy is made first.
-    const bytes = this.objects.getBinaryFast(keyBytes as Buffer);
-    return bytes === undefined ? undefined : decode(partition, key, bytes);
+    // lmdb-js's shared read buffer is valid only until the next LMDB call: one
+    // copy of the record (0.4 µs), which the decoded values then view.
+    const shared = this.objects.getBinaryFast(keyBytes as Buffer);
+    return shared === undefined ? undefined : decode(partition, key, copyOf(shared, shared.length));
   }
 
   getPacked(partition: number, key: string): Uint8Array | undefined {

@@ -344,11 +344,13 @@ export class KvNode {
       const message = parsePeerRequest(input);
       switch (message.type) {
         case 'replicate': {
-          const object = unpackObject(message.object);
+          // The bytes are a slice of the peer batch: a hint, held for up to the
+          // hint window, gets its own copy; a replica's write lives until stored.
           if (message.hint !== undefined && message.hint !== this.config.id) {
+            const object = unpackObject(message.object, { copyValues: true });
             await this.hints.add(message.hint, message.partition, message.key, object, this.deps.clock.now());
           } else {
-            await this.replica.apply(message.partition, message.key, object, message.object);
+            await this.replica.apply(message.partition, message.key, unpackObject(message.object), message.object);
           }
           return { type: 'ack' };
         }

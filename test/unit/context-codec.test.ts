@@ -268,15 +268,27 @@ describe('packObject / unpackObject and toWire / fromWire', () => {
     );
   });
 
-  it('unpacked values own their bytes: reusing the input buffer cannot change a decoded object', () => {
+  it('with copyValues, unpacked values own their bytes: reusing the input buffer cannot change a decoded object', () => {
     fc.assert(
       fc.property(objectsArb, (o) => {
-        const bytes = Buffer.from(packObject(o)); // e.g. an LMDB read buffer or a pooled network frame
-        const back = unpackObject(bytes);
+        const bytes = Buffer.from(packObject(o)); // e.g. a pooled network frame
+        const back = unpackObject(bytes, { copyValues: true });
         const snapshot = plain(back);
         bytes.fill(0xee);
         expect(plain(back)).toEqual(snapshot);
         for (const s of back.siblings) if (s.value.byteLength > 0) expect(s.value.buffer).not.toBe(bytes.buffer);
+      }),
+      RUNS,
+    );
+  });
+
+  it('by default, unpacked values are views into the packed bytes (no copy)', () => {
+    fc.assert(
+      fc.property(objectsArb, (o) => {
+        const bytes = Buffer.from(packObject(o));
+        const back = unpackObject(bytes);
+        expect(plain(back)).toEqual(plain(unpackObject(bytes, { copyValues: true })));
+        for (const s of back.siblings) if (s.value.byteLength > 0) expect(s.value.buffer).toBe(bytes.buffer);
       }),
       RUNS,
     );

@@ -299,6 +299,16 @@ describe.each(harnesses)('Store contract: %s', (_name, makeHarness) => {
     expect(Buffer.compare(got.siblings[0]!.value, big)).toBe(0);
     expect(Buffer.compare(scanned[0]!.object.siblings[0]!.value, big)).toBe(0);
   });
+
+  it('keeps small values intact when later reads go through the same read buffer', async () => {
+    const values = ['first value', 'a second, different value', 'third'].map((t) => Buffer.from(t.repeat(20)));
+    for (let i = 0; i < values.length; i++) {
+      await store.put(3, `k${i}`, update(undefined, [], 'n1.e1', { value: values[i]!, contentType: 'text/plain', deleted: false, lastModifiedMs: 1 }, 100));
+    }
+    const got = values.map((_, i) => store.get(3, `k${i}`)!);
+    store.scan(3, undefined, 10);
+    for (let i = 0; i < values.length; i++) expect(Buffer.compare(got[i]!.siblings[0]!.value, values[i]!)).toBe(0);
+  });
 });
 
 describe('MemoryStore', () => {

@@ -165,7 +165,8 @@ function decodeAnswer(reply: Uint8Array | null | Error, own: LocalCopy | undefin
   if (reply === null || reply instanceof Error) return reply;
   if (own?.packed !== undefined && own.packed.length === reply.length && Buffer.compare(own.packed, reply) === 0) return own.object;
   try {
-    return unpackObject(reply);
+    // A slice of the peer's whole reply batch: the merged result may outlive it (read repair, hints).
+    return unpackObject(reply, { copyValues: true });
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
