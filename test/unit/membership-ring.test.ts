@@ -4,9 +4,9 @@ import { createHasher } from '../../src/adapters/xxhash.js';
 import { DynakvError } from '../../src/core/errors.js';
 import { KvNode } from '../../src/core/kv-node.js';
 import { claimantOf, pendingClaims } from '../../src/core/membership/claimant.js';
-import { preferRing, ringDigest, stampAhead } from '../../src/core/membership/ring-state.js';
+import { mergeForks, preferRing, ringDigest, RingState, stampAhead } from '../../src/core/membership/ring-state.js';
 import type { MemberInfo, MemberStatus, NodeId } from '../../src/core/messages.js';
-import { claimJoin, createRing, type Ring } from '../../src/core/ring/ring.js';
+import { claimJoin, createRing, withPending, type Ring } from '../../src/core/ring/ring.js';
 import type { Hasher } from '../../src/ports/hasher.js';
 import { GossipNet } from './support/gossip-net.js';
 
@@ -118,6 +118,42 @@ describe('ring stamps and preference', () => {
     expect(preferRing(claimJoin(b, 'n9'), a)).toBe(true); // a higher version wins whatever it holds
     expect(ringDigest(a)).toBe(ringDigest(createRing(['n3', 'n2', 'n1'], 64, 3)));
     expect(ringDigest(a)).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  /**
+   * Found by `npm run sim -- --changes --seeds 600` (seed 450): two claimants,
+   * one each side of a partition, each cleared a different verified transfer
+   * at the same version. The leaver saw its own transfer cleared and left;
+   * the tie-break then chose the other fork, which still listed it, and no
+   * ring change could ever be made again. Forks of one claim now merge.
+   */
+  it('forks of one claim merge: transfers cleared in either fork stay cleared, the same way on every node', () => {
+    const claimed = claimJoin(createRing(['n1', 'n2', 'n3'], 16, 3), 'n4');
+    const pending = [
+      { partition: 1, from: 'n1', to: 'n4' },
+      { partition: 2, from: 'n2', to: 'n4' },
+      { partition: 3, from: 'n3', to: 'n4' },
+    ];
+    const v = claimed.version + 1;
+    const a = withPending(claimed, [pending[1]!, pending[2]!], v); // cleared 1
+    const b = withPending(claimed, [pending[0]!, pending[2]!], v); // cleared 2
+    const ab = mergeForks(a, b)!;
+    expect(ab.version).toBe(v);
+    expect(ab.pending).toEqual([pending[2]]);
+    expect(ringDigest(ab)).toBe(ringDigest(mergeForks(b, a)!));
+    expect(mergeForks(ab, a)).toBe(ab); // nothing new: kept as it is
+    expect(mergeForks(a, claimJoin(createRing(['n1', 'n2', 'n3'], 16, 3), 'n5'))).toBeUndefined(); // other owners: not forks
+
+    const adopted: Ring[] = [];
+    const state = new RingState(
+      { self: 'n1', partitions: 16, replicas: 3, transport: { request: () => Promise.reject(new Error('unused')) }, fetchTimeoutMs: 1, persist: () => undefined, onChange: (r) => adopted.push(r) },
+      a,
+    );
+    expect(state.offer(b)).toBe(true);
+    expect(state.current!.pending).toEqual([pending[2]]);
+    expect(state.offer(a)).toBe(false);
+    expect(state.offer(b)).toBe(false);
+    expect(adopted).toHaveLength(1);
   });
 
   it('the claimant is the lowest-id alive ring owner; pending claims list joiners and leavers', () => {

@@ -1,7 +1,7 @@
 import type { Transport } from '../../ports/transport.js';
 import { assert } from '../assert.js';
 import type { NodeId, PeerReply, RingStamp, WireRing } from '../messages.js';
-import { createRing, validateRing, type Ring } from '../ring/ring.js';
+import { createRing, validateRing, withPending, type PendingTransfer, type Ring } from '../ring/ring.js';
 
 /**
  * The ring as cluster state (riak_core_ring gossiped by riak_core_gossip):
@@ -70,7 +70,15 @@ export class RingState {
 
   /** Adopts `ring` if it is preferable to ours. Returns whether it was adopted. */
   offer(ring: Ring): boolean {
-    if (this.ring !== undefined && !preferRing(ring, this.ring)) return false;
+    if (this.ring !== undefined) {
+      const forks = mergeForks(this.ring, ring);
+      if (forks !== undefined) {
+        if (forks === this.ring) return false;
+        this.adopt(forks);
+        return true;
+      }
+      if (!preferRing(ring, this.ring)) return false;
+    }
     this.adopt(ring);
     return true;
   }
@@ -150,6 +158,25 @@ export function preferRing(candidate: Ring, current: Ring): boolean {
   const currentOwners = new Set(current.owners).size;
   if (candidateOwners !== currentOwners) return candidateOwners > currentOwners;
   return ringDigest(candidate) > ringDigest(current);
+}
+
+/**
+ * Two rings of one version with the same owners are forks of one claim that
+ * cleared different verified transfers (two claimants, one each side of a
+ * partition). Clearing is knowledge that only grows (a transfer is cleared
+ * once verified), so the merge keeps the transfers still pending in both:
+ * every node that sees both forks computes the same ring, and a leaver that
+ * saw its last transfer cleared in one fork is not waited for in the other.
+ * Returns `mine` when `theirs` adds nothing, undefined when the two are not
+ * forks of one claim (then preferRing decides).
+ */
+export function mergeForks(mine: Ring, theirs: Ring): Ring | undefined {
+  if (mine.version !== theirs.version || mine.partitions !== theirs.partitions || mine.replicas !== theirs.replicas) return undefined;
+  for (let i = 0; i < mine.owners.length; i++) if (mine.owners[i] !== theirs.owners[i]) return undefined;
+  const keyOf = (t: PendingTransfer): string => `${t.partition}:${t.from}>${t.to}`;
+  const theirsPending = new Set((theirs.pending ?? []).map(keyOf));
+  const both = (mine.pending ?? []).filter((t) => theirsPending.has(keyOf(t)));
+  return both.length === (mine.pending ?? []).length ? mine : withPending(mine, both, mine.version);
 }
 
 /** 64-bit FNV-1a (two 32-bit lanes) of the ring's shape and owners, as 16 hex digits. Pure and stable across nodes. */
