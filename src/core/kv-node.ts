@@ -22,11 +22,13 @@ import type { MemberInfo, NodeId, PeerReply } from './messages.js';
 import { parsePeerRequest } from './peer-protocol.js';
 import { REAPER_DEFAULTS, TombstoneReaper } from './replica/reaper.js';
 import { Replica } from './replica/replica.js';
+import { strayTargets } from './replica/strays.js';
 import { AntiEntropy } from './antientropy/anti-entropy.js';
 import { ANTI_ENTROPY_DEFAULTS, type AntiEntropyConfig } from './antientropy/config.js';
 import { TreeStore } from './antientropy/tree-store.js';
 import { KeyEpochs } from './version/key-epochs.js';
 import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
+import { transferKey } from './transfer/plan.js';
 import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
@@ -115,6 +117,8 @@ export class KvNode {
   private inflight = 0;
   /** Requests refused with `overloaded`. */
   shed = 0;
+  /** Replica writes that reached this node for a partition it does not hold, and were hinted on (rehome). */
+  strays = 0;
   /** Zones last given to placement, to refresh it only when they change. */
   private zonesKey = '';
 
@@ -196,7 +200,7 @@ export class KvNode {
       ...HANDOFF_DEFAULTS,
       hintWindowMs: config.hintWindowMs ?? HANDOFF_DEFAULTS.hintWindowMs,
     }, {
-      gone: (id) => this.membership.get(id)?.status === 'left',
+      gone: (id) => this.goneForGood(id),
       primaries: (partition) => this.placement.preflist(partition).primaries,
     });
     this.reaper = new TombstoneReaper(
@@ -349,9 +353,12 @@ export class KvNode {
           if (message.hint !== undefined && message.hint !== this.config.id) {
             const object = unpackObject(message.object, { copyValues: true });
             await this.hints.add(message.hint, message.partition, message.key, object, this.deps.clock.now());
-          } else {
-            await this.replica.apply(message.partition, message.key, unpackObject(message.object), message.object);
+            return { type: 'ack' };
           }
+          const strays = this.strayTargets(message.partition);
+          const object = unpackObject(message.object, strays.length > 0 ? { copyValues: true } : undefined);
+          await this.replica.apply(message.partition, message.key, object, message.object);
+          if (strays.length > 0) await this.rehome(strays, message.partition, message.key, object);
           return { type: 'ack' };
         }
         case 'read': {
@@ -387,9 +394,23 @@ export class KvNode {
     }
   }
 
-  private hintStatus(): { pending: number; byTarget: Record<string, number>; bytes: number; delivered: number; expired: number } {
+  private hintStatus(): { pending: number; byTarget: Record<string, number>; bytes: number; delivered: number; expired: number; strays: number } {
     const stats = this.hints.stats();
-    return { pending: stats.pending, byTarget: stats.byTarget, bytes: stats.bytes, delivered: this.hints.delivered, expired: this.hints.expired };
+    return { pending: stats.pending, byTarget: stats.byTarget, bytes: stats.bytes, delivered: this.hints.delivered, expired: this.hints.expired, strays: this.strays };
+  }
+
+  /** Holders to hint a replica write to, when this node does not hold its partition (replica/strays.ts). */
+  private strayTargets(partition: number): NodeId[] {
+    // Without hint delivery the hints would never leave: the write then stays only here.
+    if (!(this.config.hintedHandoff ?? true) || !this.ready()) return [];
+    return strayTargets(this.config.id, partition, this.placement.preflist(partition), this.placement.ring);
+  }
+
+  /** Stored here, and made durable hints for the partition's holders before the write is acknowledged. */
+  private async rehome(targets: readonly NodeId[], partition: number, key: string, object: VersionedObject): Promise<void> {
+    this.strays++;
+    const now = this.deps.clock.now();
+    await Promise.all(targets.map((target) => this.hints.add(target, partition, key, object, now)));
   }
 
   addressOf(id: NodeId): string | undefined {
@@ -401,6 +422,20 @@ export class KvNode {
   private isAvailable(id: NodeId): boolean {
     const member = this.membership.get(id);
     return member !== undefined && (isLive(member.status) || member.status === 'suspect');
+  }
+
+  /**
+   * A member hints can no longer wait for: it has left, or it is dead and the
+   * ring gives it nothing to own or hand off (a node that left while its
+   * `left` gossip was lost is seen as dead, and would keep its hints for the
+   * whole hint window). Should it come back, it would not be a primary anyway.
+   */
+  private goneForGood(id: NodeId): boolean {
+    const status = this.membership.get(id)?.status;
+    if (status === 'left') return true;
+    if (status !== 'dead') return false;
+    const ring = this.placement.ring;
+    return !ring.owners.includes(id) && !(ring.pending ?? []).some((t) => t.from === id || t.to === id);
   }
 
   /** Static membership (no seeds at all): the first ring is made from the members given, at once. */
@@ -444,9 +479,22 @@ export class KvNode {
   private claim(): void {
     const ring = this.rings.current;
     if (ring === undefined || this.claimantId() !== this.config.id) return;
-    const completed = (this.transfers as Transfers | undefined)?.completed();
-    const next = nextRing(ring, pendingClaims(ring, this.membership.members()), completed, this.zones());
+    const next = nextRing(ring, pendingClaims(ring, this.membership.members()), this.completedTransfers(ring), this.zones());
     if (next !== undefined) this.rings.offer(next);
+  }
+
+  /**
+   * Transfers the claimant may clear: those reported verified to it, and
+   * those whose source has left. A node declares `left` only once its own
+   * ring lists none of its transfers, so they were verified, perhaps in a
+   * ring this claimant's side never saw (two claimants, one each side of a
+   * partition, each clearing a different transfer at the same version).
+   * The source will never report again: waiting would block every later change.
+   */
+  private completedTransfers(ring: Ring): ReadonlySet<string> {
+    const completed = new Set((this.transfers as Transfers | undefined)?.completed());
+    for (const t of ring.pending ?? []) if (this.membership.get(t.from)?.status === 'left') completed.add(transferKey(t));
+    return completed;
   }
 
   private claimantId(): NodeId | undefined {

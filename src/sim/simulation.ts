@@ -375,7 +375,10 @@ function changesUnfinished(cluster: SimCluster, limit: number): string[] {
     const ring = node?.rings.current;
     if (node === undefined || cluster.host(id).state !== 'up') out.push(`${id} is not up`);
     else if (ring === undefined) out.push(`${id} has no ring`);
-    else if ((ring.pending?.length ?? 0) > 0) out.push(`${id}: ring v${ring.version} has ${ring.pending!.length} pending transfers`);
+    else if ((ring.pending?.length ?? 0) > 0) {
+      const first = ring.pending!.slice(0, 3).map((t) => `${t.partition}:${t.from}→${t.to}`).join(' ');
+      out.push(`${id}: ring v${ring.version} has ${ring.pending!.length} pending transfers (${first}); claimant sees ${JSON.stringify(node.status().transfers).slice(0, 200)}`);
+    }
     else if ([...new Set(ring.owners)].sort().join(',') !== members) out.push(`${id}: ring v${ring.version} owners ${[...new Set(ring.owners)].sort().join(',')} are not the members ${members}`);
     else {
       const transfers = node.transfers.status();
@@ -390,7 +393,10 @@ function hintHolders(cluster: SimCluster): string[] {
   const out: string[] = [];
   for (const id of cluster.ids) {
     const byTarget = cluster.node(id)?.status().hints.byTarget ?? {};
-    for (const [target, count] of Object.entries(byTarget)) out.push(`${id} → ${target}${cluster.host(target).left ? ' (left)' : ''}: ${count}`);
+    for (const [target, count] of Object.entries(byTarget)) {
+      const seenAs = cluster.node(id)?.membership.get(target)?.status ?? 'unknown';
+      out.push(`${id} → ${target}${cluster.host(target).left ? ' (left)' : ''}: ${count}, seen by ${id} as ${seenAs}`);
+    }
   }
   return out;
 }

@@ -27,7 +27,7 @@ export const HANDOFF_DEFAULTS: HandoffConfig = {
  * primaries instead (plain replicas, merged there).
  */
 export interface HintRedirect {
-  /** The owner has left the cluster (status `left`). */
+  /** The owner has left the cluster, or is dead and owns nothing under the current ring. */
   gone(node: NodeId): boolean;
   /** The partition's primaries under the current ring. */
   primaries(partition: number): readonly NodeId[];
