@@ -28,7 +28,6 @@ import { ANTI_ENTROPY_DEFAULTS, type AntiEntropyConfig } from './antientropy/con
 import { TreeStore } from './antientropy/tree-store.js';
 import { KeyEpochs } from './version/key-epochs.js';
 import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
-import { transferKey } from './transfer/plan.js';
 import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
 import { createRing, type Preflist, type Ring } from './ring/ring.js';
@@ -479,22 +478,10 @@ export class KvNode {
   private claim(): void {
     const ring = this.rings.current;
     if (ring === undefined || this.claimantId() !== this.config.id) return;
-    const next = nextRing(ring, pendingClaims(ring, this.membership.members()), this.completedTransfers(ring), this.zones());
+    const members = this.membership.members();
+    const departed = new Set(members.filter((m) => m.status === 'left').map((m) => m.id));
+    const next = nextRing(ring, pendingClaims(ring, members), (this.transfers as Transfers | undefined)?.completed(), this.zones(), departed);
     if (next !== undefined) this.rings.offer(next);
-  }
-
-  /**
-   * Transfers the claimant may clear: those reported verified to it, and
-   * those whose source has left. A node declares `left` only once its own
-   * ring lists none of its transfers, so they were verified, perhaps in a
-   * ring this claimant's side never saw (two claimants, one each side of a
-   * partition, each clearing a different transfer at the same version).
-   * The source will never report again: waiting would block every later change.
-   */
-  private completedTransfers(ring: Ring): ReadonlySet<string> {
-    const completed = new Set((this.transfers as Transfers | undefined)?.completed());
-    for (const t of ring.pending ?? []) if (this.membership.get(t.from)?.status === 'left') completed.add(transferKey(t));
-    return completed;
   }
 
   private claimantId(): NodeId | undefined {

@@ -49,6 +49,47 @@ describe('transfer plan (pending transfers of a ring change)', () => {
     expect(new Set(next.pending!.map((t) => t.partition))).toEqual(new Set(n2Primary));
   });
 
+  /**
+   * Found by `npm run sim -- --changes --seeds 600` (seed 543): a joiner was
+   * asked to leave before its claim reached it, found itself owning nothing
+   * on its older ring, and declared `left`; the claimant's ring still
+   * streamed partitions to it, and no ring change could be made again.
+   */
+  it('a node that left while still involved is claimed away at once; its data is streamed from whoever holds it', () => {
+    const joined = nextRing(ring, { joining: ['n4'], leaving: [] })!;
+    const someDone = new Set(joined.pending!.slice(0, 5).map(transferKey));
+    const partly = nextRing(joined, { joining: [], leaving: [] }, someDone)!;
+    const next = nextRing(partly, { joining: [], leaving: [] }, new Set(), undefined, new Set(['n4']))!;
+    expect(next.version).toBe(partly.version + 1);
+    expect(next.owners).not.toContain('n4');
+    for (const t of next.pending ?? []) {
+      expect([t.from, t.to]).not.toContain('n4');
+      expect(t.from).not.toBe(t.to);
+    }
+    // Every primary of every partition holds the data already, or receives it from a node that has it.
+    const holders = (p: number): string[] => [...preferenceList(ring, p).primaries, ...(partly.pending ?? []).filter((t) => t.partition === p).map((t) => t.from)];
+    for (let p = 0; p < next.partitions; p++) {
+      const had = preferenceList(ring, p).primaries;
+      for (const id of preferenceList(next, p).primaries) {
+        if (had.includes(id)) continue;
+        const incoming = (next.pending ?? []).filter((t) => t.partition === p && t.to === id);
+        expect(incoming.length, `partition ${p}: ${id} gets no data`).toBeGreaterThan(0);
+        for (const t of incoming) expect(holders(p)).toContain(t.from);
+      }
+    }
+    // A departed node the ring no longer involves changes nothing; one change at a time holds again.
+    expect(nextRing(next, { joining: [], leaving: [] }, new Set(), undefined, new Set(['n4']))).toBeUndefined();
+  });
+
+  it('a leaver that left with transfers still pending in this ring (another fork cleared them) is not waited for', () => {
+    const four = createRing(['n1', 'n2', 'n3', 'n4'], 256, 3);
+    const leaving = nextRing(four, { joining: [], leaving: ['n2'] })!;
+    const next = nextRing(leaving, { joining: [], leaving: [] }, new Set(), undefined, new Set(['n2']))!;
+    expect(next.version).toBe(leaving.version + 1);
+    expect(next.owners).toEqual(leaving.owners);
+    expect(next.pending ?? []).toEqual([]);
+  });
+
   it('pending transfers survive the wire and validation, and change the digest', () => {
     const next = nextRing(ring, { joining: ['n4'], leaving: [] })!;
     expect(validateRing(toWire(next))).toEqual(next);
