@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Awareness } from '../../src/core/membership/awareness.js';
 import { BroadcastQueue, retransmitLimit } from '../../src/core/membership/broadcast-queue.js';
 import { MEMBERSHIP_DEFAULTS, membershipConfig, pushPullIntervalMs } from '../../src/core/membership/config.js';
-import { judge, mustRefute } from '../../src/core/membership/member-state.js';
+import { judge, mustRefute, restored } from '../../src/core/membership/member-state.js';
 import { pickRandom, ProbeOrder } from '../../src/core/membership/probe.js';
 import { expectedConfirmations, remainingSuspicionMs, Suspicion, suspicionTimeoutMs } from '../../src/core/membership/suspicion.js';
 import type { MemberStatus, MemberUpdate } from '../../src/core/messages.js';
@@ -189,5 +189,20 @@ describe('probe target choice and local health', () => {
     expect(pushPullIntervalMs(config, 5)).toBe(15_000);
     expect(pushPullIntervalMs(config, 64)).toBe(30_000);
     expect(pushPullIntervalMs(config, 1000)).toBe(90_000);
+  });
+});
+
+describe('member records restored from disk', () => {
+  it('a suspicion restarts as alive one incarnation back, so any news of that incarnation (leaving, joining) still applies', () => {
+    const suspect = { id: 'n3', api: '', peer: '', status: 'suspect' as const, incarnation: 3, zone: undefined };
+    const back = restored(suspect);
+    expect(back).toMatchObject({ status: 'alive', incarnation: 2 });
+    for (const status of ['leaving', 'joining', 'alive', 'suspect', 'dead', 'left'] as const) {
+      expect(judge(back, { status, incarnation: 3 })).toBe('apply');
+    }
+    const alive = { ...suspect, status: 'alive' as const };
+    expect(restored(alive)).toBe(alive);
+    // Why: an "alive" record at the member's own incarnation would hide its "leaving" for good.
+    expect(judge(alive, { status: 'leaving', incarnation: 3 })).toBe('ignore');
   });
 });

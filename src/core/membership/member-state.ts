@@ -73,7 +73,15 @@ export function mustRefute(self: Pick<MemberInfo, 'status' | 'incarnation'>, upd
   return !isLive(update.status);
 }
 
-/** A member's record as restored from disk: a suspicion has no timer left to finish it, so it starts over as alive. */
+/**
+ * A member's record as restored from disk: a suspicion has no timer left to
+ * finish it, so it starts over as alive, one incarnation back. The status it
+ * was suspected in is unknown (alive, joining or leaving), and only a record
+ * that any news of that incarnation overrides cannot hide it: "alive" at the
+ * same incarnation would ignore the member's own "leaving" (found by
+ * `npm run sim -- --changes --w 1 --r 1 --seed 9376`: a restarted claimant
+ * saw a leaver as alive forever, and never claimed its leave).
+ */
 export function restored(member: MemberInfo): MemberInfo {
-  return member.status === 'suspect' ? { ...member, status: 'alive' } : member;
+  return member.status === 'suspect' ? { ...member, status: 'alive', incarnation: Math.max(0, member.incarnation - 1) } : member;
 }
