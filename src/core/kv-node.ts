@@ -18,11 +18,12 @@ import { membershipConfig, type MembershipConfig } from './membership/config.js'
 import { isLive } from './membership/member-state.js';
 import { Membership } from './membership/membership.js';
 import { RingState } from './membership/ring-state.js';
-import type { MemberInfo, NodeId, PeerReply } from './messages.js';
+import { LEFT_CLUSTER_CODE, type MemberInfo, type NodeId, type PeerReply, type PeerRequest } from './messages.js';
 import { parsePeerRequest } from './peer-protocol.js';
 import { REAPER_DEFAULTS, TombstoneReaper } from './replica/reaper.js';
 import { Replica } from './replica/replica.js';
 import { strayTargets } from './replica/strays.js';
+import { compareIds } from './ring/claim.js';
 import { AntiEntropy } from './antientropy/anti-entropy.js';
 import { ANTI_ENTROPY_DEFAULTS, type AntiEntropyConfig } from './antientropy/config.js';
 import { TreeStore } from './antientropy/tree-store.js';
@@ -116,6 +117,10 @@ export class KvNode {
   private inflight = 0;
   /** Requests refused with `overloaded`. */
   shed = 0;
+  /** Peer writes and forwarded coordinations being handled (finishLeave waits for them). */
+  private peerWritesInflight = 0;
+  /** A leaving node that owns nothing any more: refusing writes until those in flight are done, then `left`. */
+  private draining = false;
   /** Replica writes that reached this node for a partition it does not hold, and were hinted on (rehome). */
   strays = 0;
   /** Zones last given to placement, to refresh it only when they change. */
@@ -201,6 +206,7 @@ export class KvNode {
     }, {
       gone: (id) => this.goneForGood(id),
       primaries: (partition) => this.placement.preflist(partition).primaries,
+      proxy: (target) => this.hintProxy(target),
     });
     this.reaper = new TombstoneReaper(
       { self: config.id, store: deps.store, transport: deps.transport, clock: deps.clock, placement: this.placement, isAvailable: (id) => this.isAvailable(id) },
@@ -270,6 +276,19 @@ export class KvNode {
     return { id: this.config.id, status: this.membership.self().status };
   }
 
+  /**
+   * Leaving is done (or left): no new writes, client or peer, so nothing
+   * lands here that would leave with the node (finishLeave waits for the
+   * ones in flight).
+   */
+  private hasLeft(): boolean {
+    return this.draining || this.membership.self().status === 'left';
+  }
+
+  private leftReply(): PeerReply {
+    return { type: 'error', code: LEFT_CLUSTER_CODE, message: `${this.config.id} has left the cluster` };
+  }
+
   /** Ready once the node has a ring (adopted, persisted or made at bootstrap). */
   ready(): boolean {
     return this.rings.current !== undefined;
@@ -291,6 +310,8 @@ export class KvNode {
   private async admit<T>(run: () => Promise<T>): Promise<T> {
     // A node that does not know the ring yet would place keys on itself alone.
     if (!this.ready()) throw new DynakvError('overloaded', `node ${this.config.id} is still joining the cluster`, { retryAfterSeconds: 1 });
+    // A node that has left stops in a moment: hints it kept for a failed write would go with it.
+    if (this.hasLeft()) throw new DynakvError('overloaded', `node ${this.config.id} has left the cluster`, { retryAfterSeconds: 1 });
     if (this.inflight >= (this.config.requestsInflightMax ?? LIMITS.coordinatorRequestsInflightMax)) {
       this.shed++;
       throw new DynakvError('overloaded', `node ${this.config.id} has ${this.inflight} requests in flight`, { retryAfterSeconds: 1 });
@@ -347,18 +368,14 @@ export class KvNode {
       const message = parsePeerRequest(input);
       switch (message.type) {
         case 'replicate': {
-          // The bytes are a slice of the peer batch: a hint, held for up to the
-          // hint window, gets its own copy; a replica's write lives until stored.
-          if (message.hint !== undefined && message.hint !== this.config.id) {
-            const object = unpackObject(message.object, { copyValues: true });
-            await this.hints.add(message.hint, message.partition, message.key, object, this.deps.clock.now());
-            return { type: 'ack' };
+          // Left: nothing stored here from now on would be delivered (the node stops in a moment); the sender counts no ack.
+          if (this.hasLeft()) return this.leftReply();
+          this.peerWritesInflight++;
+          try {
+            return await this.replicate(message);
+          } finally {
+            this.peerWritesInflight--;
           }
-          const strays = this.strayTargets(message.partition);
-          const object = unpackObject(message.object, strays.length > 0 ? { copyValues: true } : undefined);
-          await this.replica.apply(message.partition, message.key, object, message.object);
-          if (strays.length > 0) await this.rehome(strays, message.partition, message.key, object);
-          return { type: 'ack' };
         }
         case 'read': {
           // The stored bytes go back as they are: no decode and re-encode here.
@@ -370,7 +387,13 @@ export class KvNode {
           await this.reaper.reapLocal(message.partition, message.key, message.object);
           return { type: 'ack' };
         case 'coordinate':
-          return await this.coordinator.coordinateForwarded(message.request);
+          if (this.hasLeft()) return this.leftReply();
+          this.peerWritesInflight++;
+          try {
+            return await this.coordinator.coordinateForwarded(message.request);
+          } finally {
+            this.peerWritesInflight--;
+          }
         case 'aae-roots':
         case 'aae-hashes':
         case 'aae-keys':
@@ -391,6 +414,22 @@ export class KvNode {
     } catch (error) {
       return { type: 'error', code: 'invalid_message', message: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  /** A replica write (or a hint for another node) from a peer. */
+  private async replicate(message: Extract<PeerRequest, { type: 'replicate' }>): Promise<PeerReply> {
+    // The bytes are a slice of the peer batch: a hint, held for up to the
+    // hint window, gets its own copy; a replica's write lives until stored.
+    if (message.hint !== undefined && message.hint !== this.config.id) {
+      const object = unpackObject(message.object, { copyValues: true });
+      await this.hints.add(message.hint, message.partition, message.key, object, this.deps.clock.now());
+      return { type: 'ack' };
+    }
+    const strays = this.strayTargets(message.partition);
+    const object = unpackObject(message.object, strays.length > 0 ? { copyValues: true } : undefined);
+    await this.replica.apply(message.partition, message.key, object, message.object);
+    if (strays.length > 0) await this.rehome(strays, message.partition, message.key, object);
+    return { type: 'ack' };
   }
 
   private hintStatus(): { pending: number; byTarget: Record<string, number>; bytes: number; delivered: number; expired: number; strays: number } {
@@ -435,6 +474,19 @@ export class KvNode {
     if (status !== 'dead') return false;
     const ring = this.placement.ring;
     return !ring.owners.includes(id) && !(ring.pending ?? []).some((t) => t.from === id || t.to === id);
+  }
+
+  /**
+   * Who holds our hints for a down `target` once we are leaving and own
+   * nothing: the lowest-id alive member other than us and the target, so
+   * every round picks the same one.
+   */
+  private hintProxy(target: NodeId): NodeId | undefined {
+    if (this.membership.self().status !== 'leaving') return undefined;
+    const ring = this.rings.current;
+    if (ring === undefined || ring.owners.includes(this.config.id)) return undefined;
+    const candidates = this.membership.members().filter((m) => m.status === 'alive' && m.id !== this.config.id && m.id !== target);
+    return candidates.map((m) => m.id).sort(compareIds)[0];
   }
 
   /** Static membership (no seeds at all): the first ring is made from the members given, at once. */
@@ -494,7 +546,15 @@ export class KvNode {
     const ring = this.rings.current;
     if (ring === undefined || this.membership.self().status !== 'leaving') return;
     const id = this.config.id;
-    if (ring.owners.includes(id) || (ring.pending ?? []).some((t) => t.from === id || t.to === id)) return;
+    if (ring.owners.includes(id) || (ring.pending ?? []).some((t) => t.from === id || t.to === id)) {
+      this.draining = false;
+      return;
+    }
+    // No new writes from here on; those in flight finish first (a failed one may keep a hint here).
+    this.draining = true;
+    if (this.inflight > 0 || this.peerWritesInflight > 0) return;
+    // Hints may be the only copy of a write (w = 1): they leave first, with the handoff's proxy rounds.
+    if ((this.config.hintedHandoff ?? true) && this.hints.stats().pending > 0) return;
     this.membership.setSelfStatus('left');
     this.deps.clock.setTimer(this.transferConfig.leftLingerMs, () => this.deps.onLeft?.());
   }

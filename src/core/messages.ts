@@ -93,6 +93,13 @@ export type PeerRequest =
   /** Send me your ring (its stamp, seen in gossip, is ahead of mine). */
   | { type: 'ring-get' };
 
+/**
+ * Error code of a node that has left the cluster (or is about to) and took
+ * no part in the request: nothing was applied, so the sender may go on to
+ * another node.
+ */
+export const LEFT_CLUSTER_CODE = 'left';
+
 export type PeerReply =
   /** Merkle anti-entropy exchange (antientropy/messages.ts). */
   | AaeReply

@@ -141,6 +141,8 @@ export class SimCluster {
   readonly network: SimNetwork;
   /** Fault counters, for the summary line. */
   readonly counts = { kills: 0, restarts: 0, pauses: 0, wipes: 0, joins: 0, leaves: 0, left: 0 };
+  /** Nodes that stopped as `left` while holding hints ("n4: 2"): those writes left with them. */
+  readonly leftWithHints: string[] = [];
   /** Virtual times of every wipe, for the set checker's durability rule. */
   readonly wipeTimesMs: number[] = [];
   private readonly bugs: string[] = [];
@@ -353,6 +355,8 @@ export class SimCluster {
       this.scheduler.after(0, `closed ${host.id} (left)`, () => {
         if (host.life !== life || host.state === 'down') return;
         assert(host.leaveRequested, `cluster: ${host.id} left without being asked to`);
+        const held = host.kv?.status().hints.pending ?? 0;
+        if (held > 0) this.leftWithHints.push(`${host.id}: ${held}`);
         host.kv?.stop();
         this.end(host);
         host.left = true;

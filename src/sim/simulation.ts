@@ -269,6 +269,8 @@ class SimRun {
     this.set = checkSet(adds, finalItems, (add) => this.durable(add));
     this.failures.push(...setViolations(this.set));
     this.failures.push(...storeViolations(this.cluster, (value) => this.workload.contextByValue.get(value), this.dots));
+    // A hint can be a write's only acknowledged copy (w = 1): a leaver hands its hints on before it goes.
+    if (this.cluster.leftWithHints.length > 0) this.failures.push(`safety: nodes left holding hints: ${this.cluster.leftWithHints.join('; ')}`);
     this.failures.push(...this.dots.violations.splice(0));
   }
 
@@ -367,7 +369,11 @@ function changesFinished(cluster: SimCluster): boolean {
  */
 function changesUnfinished(cluster: SimCluster, limit: number): string[] {
   const out: string[] = [];
-  for (const id of cluster.leavingIds()) out.push(`${id} has not left (${cluster.node(id)?.membership.self().status ?? cluster.host(id).state})`);
+  for (const id of cluster.leavingIds()) {
+    const node = cluster.node(id);
+    const why = node === undefined ? cluster.host(id).state : `${node.membership.self().status}; hints ${JSON.stringify(node.status().hints.byTarget)}; owns ${node.status().ring.partitionsOwned}`;
+    out.push(`${id} has not left (${why})`);
+  }
   const members = [...cluster.ids].sort().join(',');
   for (const id of cluster.ids) {
     if (out.length >= limit) break;

@@ -1,5 +1,5 @@
 import { DynakvError, isErrorCode } from '../errors.js';
-import type { ForwardedOp, PeerReply } from '../messages.js';
+import { LEFT_CLUSTER_CODE, type ForwardedOp, type PeerReply } from '../messages.js';
 import type { Preflist } from '../ring/ring.js';
 import { fromWire, toWire, vectorFromWire } from '../version/codec.js';
 import { update, type NewValue } from '../version/dvv.js';
@@ -143,6 +143,8 @@ export class Coordinator {
         continue;
       }
       if (reply.type === 'coordinated' && reply.object !== null) return fromWire(reply.object);
+      // It has left (our ring is older than its): it refused before doing anything, so the next may take it.
+      if (reply.type === 'error' && reply.code === LEFT_CLUSTER_CODE) continue;
       if (reply.type === 'error') {
         throw new DynakvError(isErrorCode(reply.code) ? reply.code : 'internal', reply.message, reply.details ?? {});
       }

@@ -31,6 +31,12 @@ export interface HintRedirect {
   gone(node: NodeId): boolean;
   /** The partition's primaries under the current ring. */
   primaries(partition: number): readonly NodeId[];
+  /**
+   * A live member to hold our hints for `target` (which is down) in our
+   * place, because this node is leaving and will not be there to deliver
+   * them; undefined while we stay.
+   */
+  proxy?(target: NodeId): NodeId | undefined;
 }
 
 /**
@@ -39,6 +45,9 @@ export interface HintRedirect {
  * flight per owner, each hint dropped only after its owner acknowledged it.
  * Hints for an owner that has left go to the current primaries of their
  * partition instead, and are dropped once every one of them acknowledged.
+ * A node that is leaving hands the hints it cannot deliver to a live member,
+ * which holds them in its place (riak_core hands fallback data off before a
+ * node exits, too).
  */
 export class HintedHandoff {
   private timer: TimerId | undefined;
@@ -73,6 +82,10 @@ export class HintedHandoff {
       if (this.busy.has(target)) continue;
       if (this.isAvailable(target)) void this.deliver(target);
       else if (this.redirect?.gone(target) === true) void this.deliver(target, this.redirect);
+      else {
+        const proxy = this.redirect?.proxy?.(target);
+        if (proxy !== undefined) void this.deliver(target, undefined, proxy);
+      }
     }
   }
 
@@ -84,17 +97,21 @@ export class HintedHandoff {
     });
   }
 
-  /** One batch of `target`'s hints, to `target`, or (redirect: it has left) to their partitions' current primaries. */
-  private async deliver(target: NodeId, redirect?: HintRedirect): Promise<void> {
+  /**
+   * One batch of `target`'s hints: to `target`; or (redirect: it has left)
+   * to their partitions' current primaries; or (proxy: we are leaving) to a
+   * live member that keeps them as hints for `target`.
+   */
+  private async deliver(target: NodeId, redirect?: HintRedirect, proxy?: NodeId): Promise<void> {
     this.busy.add(target);
     try {
       const batch = this.hints.batch(target, this.config.hintsPerRoundMax);
       const sends = batch.map(async (hint) => {
-        const message = { type: 'replicate' as const, partition: hint.partition, key: hint.key, object: packObject(hint.object) };
-        const owners = redirect === undefined ? [target] : redirect.primaries(hint.partition).filter((id) => id !== target);
+        const message = { type: 'replicate' as const, partition: hint.partition, key: hint.key, object: packObject(hint.object), ...(proxy === undefined ? {} : { hint: target }) };
+        const owners = proxy !== undefined ? [proxy] : redirect === undefined ? [target] : redirect.primaries(hint.partition).filter((id) => id !== target);
         if (owners.length === 0) throw new Error(`no owner for a hint of partition ${hint.partition}`);
         for (const owner of owners) {
-          if (owner !== target && !this.isAvailable(owner)) throw new Error(`owner ${owner} of a hint for ${target} is unavailable`);
+          if (owner !== target && !this.isAvailable(owner)) throw new Error(`${owner}, to take a hint for ${target}, is unavailable`);
           const reply = await this.transport.request(owner, message, this.config.requestTimeoutMs);
           if (reply.type !== 'ack') throw new Error(`owner ${owner} refused a hint: ${reply.type}`);
         }
