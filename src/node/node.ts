@@ -13,6 +13,7 @@ import { KvNode } from '../core/kv-node.js';
 import { LIMITS } from '../core/limits.js';
 import { buildPeerServer } from '../http/peer-api.js';
 import { buildPublicServer } from '../http/public-api.js';
+import { writeLeftMarker } from './left-marker.js';
 import { bumpIncarnation, loadActor, loadMembers, loadRing, saveIncarnation, saveMembers, saveRing, type OnPersistError } from './identity.js';
 import type { NodeOptions, RunningNode } from './options.js';
 import type { KvService } from './service.js';
@@ -92,6 +93,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         persistIncarnation: (n) => saveIncarnation(store, n, persistError),
         onLeft: () => {
           log.info('left the cluster; closing');
+          try {
+            writeLeftMarker(options.data, options.id, clock.now());
+          } catch (error) {
+            log.warn({ err: error }, 'could not write the left marker');
+          }
           close().then(announceLeft, (error: unknown) => {
             log.error({ err: error }, 'close after leave failed');
             announceLeft();

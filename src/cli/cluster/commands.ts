@@ -17,6 +17,7 @@ import {
   validateNodeFlags,
   type NodeLayout,
 } from '../args.js';
+import { hasLeftMarker } from '../../node/left-marker.js';
 import { CliError } from '../errors.js';
 import { describeError, http } from '../http.js';
 import {
@@ -248,6 +249,9 @@ export async function leave(id: string, timeoutMs: number): Promise<void> {
   out(`${id} is leaving: its partitions move to their new owners, then it stops…`);
   if (!(await waitGone(node, node.pid!, timeoutMs))) {
     throw new CliError(`${id} still running after ${timeoutMs / 1000} s; watch \`dynakv cluster status\``);
+  }
+  if (!hasLeftMarker(node.dataDir)) {
+    throw new CliError(`${id} stopped before it finished leaving (killed?); \`dynakv cluster start ${id}\` resumes the leave`);
   }
   await updateState((s) => replaceNode(requireLoaded(s), { ...findNode(requireLoaded(s), id), left: true }));
   out(`${id} has left the cluster`);
