@@ -17,7 +17,7 @@ import { ERROR_STATUS, isErrorCode, type ErrorCode } from '../core/errors.js';
  * |---|---|---|
  * | `invalid_key` | 400 | key empty, longer than 1024 bytes of UTF-8, or not valid UTF-8 (checked client-side too) |
  * | `invalid_parameter` | 400 | a bad option (`w` > N, `pr` > `r`, bad `timeoutMs` …); shape checked client-side, bounds by the node |
- * | `invalid_context` | 400 | the context is not one this store issued |
+ * | `invalid_context` | 400 | the context is not one this store issued for this key |
  * | `value_too_large` | 413 | value above the node's `--max-value-bytes` |
  * | `too_many_siblings` | 409 | resolve the siblings first (write with a read's context) |
  * | `quorum_not_met` | 503 | fewer than `details.required` replicas answered (`details.acknowledged` did); **a write may be partly applied** |

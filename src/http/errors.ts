@@ -13,7 +13,7 @@ export { ERROR_STATUS };
 export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   invalid_key: 'the key is empty, longer than 1024 bytes, or not valid UTF-8 / percent-encoding',
   invalid_parameter: 'a query parameter or header is malformed or out of range (e.g. `w` > N, `pr` > `r`, `timeout=0`)',
-  invalid_context: 'the `X-Dynakv-Context` header is not a context this store issued',
+  invalid_context: 'the `X-Dynakv-Context` header is not a context this store issued for this key',
   value_too_large: 'the body exceeds the value size limit (default 1 MiB, `--max-value-bytes`)',
   too_many_siblings: 'the key already holds the maximum number of siblings; write with a read\'s context to resolve them',
   quorum_not_met: 'fewer than `required` replicas answered in time (`acknowledged` did); a write may be partly applied',

@@ -116,10 +116,10 @@ function siblingJson(s: Sibling, withDeleted: boolean): SiblingJson {
 }
 
 /** The sibling envelope: live siblings only, or (admin view) all of them with `deleted` flags. */
-export function envelopeOf(obj: VersionedObject, includeTombstones: boolean): EnvelopeJson {
+export function envelopeOf(key: string, obj: VersionedObject, includeTombstones: boolean): EnvelopeJson {
   const shown = includeTombstones ? obj.siblings : liveSiblings(obj);
   return {
-    context: encodeContext(obj.vv),
+    context: encodeContext(obj.vv, key),
     siblings: shown.map((s) => siblingJson(s, includeTombstones)),
   };
 }
@@ -139,9 +139,9 @@ function notFound(): DynakvError {
  * tombstone or vector is known), 200 raw bytes for one live sibling, 300 with
  * the envelope for several; 200 with the envelope for one when asked by Accept.
  */
-export function sendObject(reply: FastifyReply, obj: VersionedObject | undefined, envelope: boolean): FastifyReply {
+export function sendObject(reply: FastifyReply, key: string, obj: VersionedObject | undefined, envelope: boolean): FastifyReply {
   if (obj === undefined) return sendError(reply, notFound());
-  const context = encodeContext(obj.vv);
+  const context = encodeContext(obj.vv, key);
   if (context !== '') reply.header(CONTEXT_HEADER, context);
   const siblings = obj.siblings;
   // Fast path: the common single live sibling, without allocating a filtered list.
@@ -241,7 +241,7 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
   async function putKv(request: KeyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const key = validateKey(request.params['*']);
     const q = parsePutOptions(request.query, service.replicas);
-    const context = decodeContext(headerString(request.headers[CONTEXT_HEADER]));
+    const context = decodeContext(headerString(request.headers[CONTEXT_HEADER]), key);
     const contentType = parseContentType(request.headers['content-type']);
     // The body parser has enforced the value limit already (rawBodyParser).
     const body = request.body as Buffer | undefined;
@@ -251,8 +251,8 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
       { value, contentType, context },
       { w: q.w, pw: q.pw, timeoutMs: q.timeoutMs },
     );
-    if (q.returnBody) return sendObject(reply, obj, wantsEnvelope(request.headers.accept));
-    const ctx = encodeContext(obj.vv);
+    if (q.returnBody) return sendObject(reply, key, obj, wantsEnvelope(request.headers.accept));
+    const ctx = encodeContext(obj.vv, key);
     if (ctx !== '') reply.header(CONTEXT_HEADER, ctx);
     reply.code(204);
     return reply.send();
@@ -262,16 +262,16 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     const key = validateKey(request.params['*']);
     const options = parseGetOptions(request.query, service.replicas);
     const obj = await service.get(key, options);
-    return sendObject(reply, obj, wantsEnvelope(request.headers.accept));
+    return sendObject(reply, key, obj, wantsEnvelope(request.headers.accept));
   }
 
   async function deleteKv(request: KeyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const key = validateKey(request.params['*']);
     const options = parseDeleteOptions(request.query, service.replicas);
     const raw = headerString(request.headers[CONTEXT_HEADER]);
-    const context = raw === undefined || raw === '' ? undefined : decodeContext(raw);
+    const context = raw === undefined || raw === '' ? undefined : decodeContext(raw, key);
     const obj = await service.delete(key, context, options);
-    const ctx = encodeContext(obj.vv);
+    const ctx = encodeContext(obj.vv, key);
     if (ctx !== '') reply.header(CONTEXT_HEADER, ctx);
     reply.code(204);
     return reply.send();
@@ -307,9 +307,9 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     const key = validateKey(request.params['*']);
     const obj = service.localGet(key);
     if (obj === undefined) return sendError(reply, notFound());
-    const context = encodeContext(obj.vv);
+    const context = encodeContext(obj.vv, key);
     if (context !== '') reply.header(CONTEXT_HEADER, context);
-    return sendJson(reply, 200, envelopeOf(obj, true));
+    return sendJson(reply, 200, envelopeOf(key, obj, true));
   }
 
   function health(_request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -12,6 +12,7 @@ import { LIMITS } from '../../src/core/limits.js';
 import {
   decodeContext,
   encodeContext,
+  keyTag,
   fromWire,
   packObject,
   toWire,
@@ -28,13 +29,16 @@ const RUNS = { numRuns: 300 } as const;
 
 /** A packer like the codec's, to build hostile inputs byte for byte. */
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
-const ctxOf = (value: unknown): string => Buffer.from(packr.pack(value)).toString('base64url');
+/** The key the contexts of these tests were read from. */
+const KEY = 'cart:42';
+/** A context as this store frames one ([key tag, vector]) around any value, for malformed vectors. */
+const ctxOf = (value: unknown): string => Buffer.from(packr.pack([keyTag(KEY), value])).toString('base64url');
 const ctxOfBytes = (bytes: ArrayLike<number>): string => Buffer.from(Uint8Array.from(bytes)).toString('base64url');
 
 function expectInvalidContext(text: string): void {
   let thrown: unknown;
   try {
-    decodeContext(text);
+    decodeContext(text, KEY);
   } catch (e) {
     thrown = e;
   }
@@ -91,12 +95,12 @@ describe('encodeContext / decodeContext', () => {
   it('round-trips every canonical vector, as a base64url string', () => {
     fc.assert(
       fc.property(vvArb(24), (vv) => {
-        const text = encodeContext(vv);
+        const text = encodeContext(vv, KEY);
         expect(text).toMatch(/^[A-Za-z0-9_-]*$/);
-        const back = decodeContext(text);
+        const back = decodeContext(text, KEY);
         expect(back).toEqual(vv.map(([a, c]) => [a, c]));
         expect(isCanonicalVV(back)).toBe(true);
-        expect(encodeContext(back)).toBe(text);
+        expect(encodeContext(back, KEY)).toBe(text);
       }),
       RUNS,
     );
@@ -105,7 +109,7 @@ describe('encodeContext / decodeContext', () => {
   it('round-trips the vectors of realistic replica states', () => {
     fc.assert(
       fc.property(realisticObjectsArb(1), ([o]) => {
-        expect(decodeContext(encodeContext(o!.vv))).toEqual(o!.vv.map(([a, c]) => [a, c]));
+        expect(decodeContext(encodeContext(o!.vv, KEY), KEY)).toEqual(o!.vv.map(([a, c]) => [a, c]));
       }),
       RUNS,
     );
@@ -113,15 +117,15 @@ describe('encodeContext / decodeContext', () => {
 
   it('round-trips large vectors with realistic actor ids and extreme counters', () => {
     const vv = Array.from({ length: LIMITS.vectorEntriesMax }, (_, i) => [`n${String(i).padStart(3, '0')}.k3x9`, Number.MAX_SAFE_INTEGER - i] as const);
-    expect(decodeContext(encodeContext(vv))).toEqual(vv.map(([a, c]) => [a, c]));
+    expect(decodeContext(encodeContext(vv, KEY), KEY)).toEqual(vv.map(([a, c]) => [a, c]));
     const one = [['a'.repeat(LIMITS.actorBytesMax), 1]] as const;
-    expect(decodeContext(encodeContext(one))).toEqual([['a'.repeat(LIMITS.actorBytesMax), 1]]);
+    expect(decodeContext(encodeContext(one, KEY), KEY)).toEqual([['a'.repeat(LIMITS.actorBytesMax), 1]]);
   });
 
   it('empty string and undefined mean "no context"; the empty vector encodes as ""', () => {
-    expect(decodeContext('')).toEqual([]);
-    expect(decodeContext(undefined)).toEqual([]);
-    expect(encodeContext([])).toBe('');
+    expect(decodeContext('', KEY)).toEqual([]);
+    expect(decodeContext(undefined, KEY)).toEqual([]);
+    expect(encodeContext([], KEY)).toBe('');
   });
 
   it('rejects text that is not base64url', () => {
@@ -154,7 +158,7 @@ describe('encodeContext / decodeContext', () => {
       fc.property(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 48 }).map((b) => Buffer.from(b).toString('base64url')), b64url), (text) => {
         let out: unknown;
         try {
-          out = decodeContext(text);
+          out = decodeContext(text, KEY);
         } catch (e) {
           expect(e).toBeInstanceOf(DynakvError);
           expect((e as DynakvError).code).toBe('invalid_context');
@@ -208,15 +212,31 @@ describe('encodeContext / decodeContext', () => {
     expectInvalidContext('A'.repeat(LIMITS.contextCharsMax + 1));
     // a canonical vector whose encoding is over the limit
     const vv = Array.from({ length: 200 }, (_, i) => [`${String(i).padStart(3, '0')}${'x'.repeat(150)}`, 1] as const);
-    const text = encodeContext(vv);
+    const text = encodeContext(vv, KEY);
     expect(text.length).toBeGreaterThan(LIMITS.contextCharsMax);
     expectInvalidContext(text);
     expectInvalidContext(`${ctxOf([['a', 1]])}${'A'.repeat(LIMITS.contextCharsMax)}`);
   });
 
+  it('a context is bound to its key: one read from another key, or an unframed vector, is invalid_context', () => {
+    const vv = [['n1.e1', 5]] as const;
+    const text = encodeContext(vv, 'cart:1');
+    expect(decodeContext(text, 'cart:1')).toEqual([['n1.e1', 5]]);
+    expect(() => decodeContext(text, 'cart:2')).toThrow(/another key/);
+    try {
+      decodeContext(text, 'cart:2');
+    } catch (e) {
+      expect((e as DynakvError).code).toBe('invalid_context');
+    }
+    expectInvalidContext(Buffer.from(packr.pack([['n1.e1', 5]])).toString('base64url')); // a bare vector (no key tag)
+    expectInvalidContext(Buffer.from(packr.pack(['x', [['n1.e1', 5]]])).toString('base64url')); // a tag that is not a number
+    expect(keyTag('cart:1')).not.toBe(keyTag('cart:2'));
+    expect(keyTag('')).toBe(0x811c9dc5);
+  });
+
   it('the rejection does not echo the client’s bytes', () => {
     try {
-      decodeContext('<script>alert(1)</script>');
+      decodeContext('<script>alert(1)</script>', KEY);
       expect.unreachable();
     } catch (e) {
       expect((e as Error).message).not.toContain('script');

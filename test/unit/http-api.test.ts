@@ -159,7 +159,7 @@ describe('PUT / GET / DELETE /v1/kv/{key}', () => {
     expect(p.body).toBe('');
     const ctx = p.headers['x-dynakv-context'] as string;
     expect(ctx).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(decodeContext(ctx)).toEqual([['n1.e1', 1]]);
+    expect(decodeContext(ctx, 'blob')).toEqual([['n1.e1', 1]]);
 
     const g = await app.inject({ method: 'GET', url: '/v1/kv/blob' });
     expect(g.statusCode).toBe(200);
@@ -248,7 +248,7 @@ describe('PUT / GET / DELETE /v1/kv/{key}', () => {
     expect(d.body).toBe('');
     const tombCtx = d.headers['x-dynakv-context'] as string;
     expect(tombCtx).toBeTruthy();
-    expect(service.calls.at(-1)?.context).toEqual(decodeContext(ctx));
+    expect(service.calls.at(-1)?.context).toEqual(decodeContext(ctx, 'k'));
 
     const gone = await app.inject({ url: '/v1/kv/k' });
     expect(gone.statusCode).toBe(404);
@@ -463,6 +463,21 @@ describe('validation', () => {
     expect(service.count('delete')).toBe(0);
   });
 
+  it('a context read from another key → 400 invalid_context, nothing written', async () => {
+    const first = await put('cart:a', 'a');
+    const ctx = first.headers['x-dynakv-context'] as string;
+    expect(ctx).toBeTruthy();
+    const puts = service.count('put');
+    const res = await put('cart:b', 'b', { 'x-dynakv-context': ctx });
+    expect(res.statusCode).toBe(400);
+    expect(errorOf(res).code).toBe('invalid_context');
+    const del = await app.inject({ method: 'DELETE', url: '/v1/kv/cart:b', headers: { 'x-dynakv-context': ctx } });
+    expect(errorOf(del).code).toBe('invalid_context');
+    expect(service.count('put')).toBe(puts);
+    expect(service.count('delete')).toBe(0);
+    expect((await put('cart:a', 'a2', { 'x-dynakv-context': ctx })).statusCode).toBe(204);
+  });
+
   it('keys: 1024 bytes ok, 1025 bytes invalid_key, multibyte counted in bytes, %FF invalid_key', async () => {
     expect((await put('a'.repeat(1024), 'v')).statusCode).toBe(204);
     const long = await put('a'.repeat(1025), 'v');
@@ -605,7 +620,7 @@ describe('cluster and admin routes', () => {
     const res = await app.inject({ url: '/v1/admin/local/x' });
     expect(res.statusCode).toBe(200);
     const env = res.json() as Envelope;
-    expect(env.context).toBe(encodeContext(service.data.get('x')!.vv));
+    expect(env.context).toBe(encodeContext(service.data.get('x')!.vv, 'x'));
     expect(res.headers['x-dynakv-context']).toBe(env.context);
     expect(env.siblings).toHaveLength(2);
     const live = env.siblings.find((s) => !s.deleted)!;

@@ -96,22 +96,48 @@ export function unpackObject(bytes: Uint8Array, options?: { copyValues: boolean 
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
-/** The opaque causal context handed to clients: base64url(msgpack(vector)). */
-export function encodeContext(vv: VersionVector): string {
+/**
+ * The opaque causal context handed to clients: base64url(msgpack([key tag,
+ * vector])). The tag (32-bit FNV-1a of the key) binds a context to the key
+ * it was read from: a context from another key would name versions this key
+ * never had, and a write with it would silently replace this key's siblings
+ * whose dots that vector happens to cover. Such a context is `invalid_context`.
+ */
+export function encodeContext(vv: VersionVector, key: string): string {
   if (vv.length === 0) return '';
   // Stored vectors are plain [actor, counter] arrays already (fromWire checks it), so they pack as they are.
-  return packr.pack(vv).toString('base64url');
+  return packr.pack([keyTag(key), vv]).toString('base64url');
 }
 
-/** Parses a client's context; anything malformed is `invalid_context`. Empty means none. */
-export function decodeContext(text: string | undefined): VersionVector {
+/** Parses a client's context for `key`; anything malformed, or issued for another key, is `invalid_context`. Empty means none. */
+export function decodeContext(text: string | undefined, key: string): VersionVector {
   if (text === undefined || text === '') return [];
-  if (text.length > LIMITS.contextCharsMax || !BASE64URL.test(text)) {
-    throw new DynakvError('invalid_context', 'X-Dynakv-Context is not a context this store issued');
-  }
+  if (text.length > LIMITS.contextCharsMax || !BASE64URL.test(text)) throw notIssued();
+  let decoded: unknown;
   try {
-    return vectorFromWire(packr.unpack(Buffer.from(text, 'base64url')));
+    decoded = packr.unpack(Buffer.from(text, 'base64url'));
   } catch {
-    throw new DynakvError('invalid_context', 'X-Dynakv-Context is not a context this store issued');
+    throw notIssued();
   }
+  if (!Array.isArray(decoded) || decoded.length !== 2 || typeof decoded[0] !== 'number') throw notIssued();
+  if (decoded[0] !== keyTag(key)) throw new DynakvError('invalid_context', 'X-Dynakv-Context was issued for another key');
+  try {
+    return vectorFromWire(decoded[1]);
+  } catch {
+    throw notIssued();
+  }
+}
+
+function notIssued(): DynakvError {
+  return new DynakvError('invalid_context', 'X-Dynakv-Context is not a context this store issued');
+}
+
+/** 32-bit FNV-1a over the key's UTF-16 code units: cheap, and the same on every node. */
+export function keyTag(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
