@@ -18,7 +18,7 @@ import { membershipConfig, type MembershipConfig } from './membership/config.js'
 import { isLive } from './membership/member-state.js';
 import { Membership } from './membership/membership.js';
 import { RingState } from './membership/ring-state.js';
-import { LEFT_CLUSTER_CODE, type MemberInfo, type NodeId, type PeerReply, type PeerRequest } from './messages.js';
+import { LEFT_CLUSTER_CODE, NOT_HOLDER_CODE, type MemberInfo, type NodeId, type PeerReply, type PeerRequest } from './messages.js';
 import { parsePeerRequest } from './peer-protocol.js';
 import { REAPER_DEFAULTS, TombstoneReaper } from './replica/reaper.js';
 import { Replica } from './replica/replica.js';
@@ -379,7 +379,13 @@ export class KvNode {
         }
         case 'read': {
           // The stored bytes go back as they are: no decode and re-encode here.
-          if (message.hints !== true) return { type: 'object', packed: this.replica.readPacked(message.partition, message.key) ?? null };
+          if (message.hints !== true) {
+            // Asked as a replica of a partition we do not hold (the asker's ring is older or newer than ours):
+            // our copy, or its absence, says nothing of what the holders have, and counted toward r it could
+            // hide an acknowledged write. Refusing makes the coordinator count one replica fewer.
+            if (!this.holds(message.partition)) return { type: 'error', code: NOT_HOLDER_CODE, message: `${this.config.id} does not hold partition ${message.partition}` };
+            return { type: 'object', packed: this.replica.readPacked(message.partition, message.key) ?? null };
+          }
           const object = localAnswer(this.coordinator.deps, message.partition, message.key, true);
           return { type: 'object', packed: object === null ? null : packObject(object) };
         }
@@ -435,6 +441,12 @@ export class KvNode {
   private hintStatus(): { pending: number; byTarget: Record<string, number>; bytes: number; delivered: number; expired: number; strays: number } {
     const stats = this.hints.stats();
     return { pending: stats.pending, byTarget: stats.byTarget, bytes: stats.bytes, delivered: this.hints.delivered, expired: this.hints.expired, strays: this.strays };
+  }
+
+  /** A primary of the partition under our ring, or still handing it off. */
+  private holds(partition: number): boolean {
+    const preflist = this.placement.preflist(partition);
+    return preflist.primaries.includes(this.config.id) || preflist.pending?.includes(this.config.id) === true;
   }
 
   /** Holders to hint a replica write to, when this node does not hold its partition (replica/strays.ts). */

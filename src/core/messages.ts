@@ -100,6 +100,9 @@ export type PeerRequest =
  */
 export const LEFT_CLUSTER_CODE = 'left';
 
+/** Error code of a replica asked to read a partition it does not hold under its ring (the asker's ring differs). */
+export const NOT_HOLDER_CODE = 'not_holder';
+
 export type PeerReply =
   /** Merkle anti-entropy exchange (antientropy/messages.ts). */
   | AaeReply

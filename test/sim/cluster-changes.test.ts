@@ -219,6 +219,25 @@ describe('core bugs found by the ring-change scenarios (regressions)', () => {
     expect(await scheduler.runUntil(() => itemsOf(cluster.node(down)!.replica.read(partition, key)).has('hinted'), scheduler.nowMs + 60_000)).toBe(true);
   });
 
+  /**
+   * A coordinator whose ring differs from a replica's may ask a node that no
+   * longer holds (or does not yet know it holds) the partition. Its answer,
+   * often "no copy", counted toward r, could hide an acknowledged write from
+   * a read that should see it (r + w > n). It now refuses, and counts as one
+   * replica fewer.
+   */
+  it('a replica asked to read a partition it does not hold refuses instead of answering "no copy"', async () => {
+    const { scheduler, cluster } = await settledCluster(35);
+    const key = 'cart:read-stray';
+    const { partition, primaries } = cluster.node('n1')!.preflist(key);
+    const outsider = cluster.ids.find((id) => !primaries.includes(id))!;
+    const read = (id: string) => scheduler.drive(cluster.call(id, `read at ${id}`, 5000, (kv) => kv.handlePeer({ type: 'read', partition, key })), 10_000);
+    expect(await read(outsider)).toMatchObject({ type: 'error', code: 'not_holder' });
+    expect(await read(primaries[0]!)).toEqual({ type: 'object', packed: null });
+    // A fallback asked for its hints still answers.
+    expect(await scheduler.drive(cluster.call(outsider, 'hinted read', 5000, (kv) => kv.handlePeer({ type: 'read', partition, key, hints: true })), 10_000)).toEqual({ type: 'object', packed: null });
+  });
+
   it.each([252, 450, 543])('ring-change seed %i, once failed, passes', async (seed) => {
     // 252 and 450 failed once stray writes were hinted on (the runs take other paths):
     // 252: hints for a node that left but was seen as dead stayed for the whole hint window;
