@@ -22,7 +22,7 @@ import { LEFT_CLUSTER_CODE, NOT_HOLDER_CODE, type MemberInfo, type NodeId, type 
 import { parsePeerRequest } from './peer-protocol.js';
 import { REAPER_DEFAULTS, TombstoneReaper } from './replica/reaper.js';
 import { Replica } from './replica/replica.js';
-import { strayTargets } from './replica/strays.js';
+import { holdsPartition, strayTargets } from './replica/strays.js';
 import { compareIds } from './ring/claim.js';
 import { AntiEntropy } from './antientropy/anti-entropy.js';
 import { ANTI_ENTROPY_DEFAULTS, type AntiEntropyConfig } from './antientropy/config.js';
@@ -445,8 +445,7 @@ export class KvNode {
 
   /** A primary of the partition under our ring, or still handing it off. */
   private holds(partition: number): boolean {
-    const preflist = this.placement.preflist(partition);
-    return preflist.primaries.includes(this.config.id) || preflist.pending?.includes(this.config.id) === true;
+    return holdsPartition(this.config.id, this.placement.preflist(partition));
   }
 
   /** Holders to hint a replica write to, when this node does not hold its partition (replica/strays.ts). */

@@ -29,3 +29,8 @@ export function strayTargets(self: NodeId, partition: number, preflist: Preflist
   for (const id of preflist.primaries) if (id !== self) targets.push(id);
   return targets;
 }
+
+/** Whether `self` holds the partition of `preflist`: one of its primaries, or still handing it off. */
+export function holdsPartition(self: NodeId, preflist: Preflist): boolean {
+  return preflist.primaries.includes(self) || preflist.pending?.includes(self) === true;
+}
