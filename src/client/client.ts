@@ -332,7 +332,9 @@ export class Client {
    *   most {@link READ_SLOW_FAILURES_MAX} such failures); for writes it is
    *   final (`unavailable` with `maybeApplied: true`), since the node may
    *   have applied the write;
-   * - `overloaded` on a read: next node;
+   * - `overloaded`: next node, for reads and writes alike (a node answers
+   *   it before it takes any part in the request: shedding load, still
+   *   joining, or gone from the cluster);
    * - any other HTTP answer is returned as it is.
    */
   private async send(call: Call): Promise<Reply> {
@@ -364,7 +366,7 @@ export class Client {
       }
       this.topology.markUp(url);
       this.topology.observeRingVersion(reply.headers[RING_VERSION_HEADER]);
-      if (call.kind === 'read' && reply.status === 503 && i + 1 < route.urls.length) {
+      if (reply.status === 503 && i + 1 < route.urls.length) {
         const error = errorFromResponse(reply.status, reply.headers, reply.body, reply.node);
         if (error.code === 'overloaded') {
           last = error;

@@ -450,6 +450,20 @@ describe('client against fake nodes', () => {
     expect(primaries[2]!.kvRequests('GET')).toHaveLength(1);
   });
 
+  it('a write refused with overloaded (nothing applied) goes to the next node; quorum_not_met does not', async () => {
+    const db = client();
+    const { key, primaries } = await placed(db, cluster);
+    primaries[0]!.kv = (_rec, res) => sendErrorJson(res, 503, 'overloaded', { retryAfterSeconds: 1 }, { 'retry-after': '1' });
+    await db.put(key, 'v');
+    expect(primaries[0]!.kvRequests('PUT')).toHaveLength(1);
+    expect(primaries[1]!.kvRequests('PUT')).toHaveLength(1);
+    // quorum_not_met means the write was coordinated (and may be partly applied): it is final.
+    const before = cluster.nodes.flatMap((n) => n.kvRequests('PUT')).length;
+    primaries[0]!.kv = (_rec, res) => sendErrorJson(res, 503, 'quorum_not_met', { required: 2, acknowledged: 1 });
+    await expect(db.put(key, 'w')).rejects.toMatchObject({ code: 'quorum_not_met' });
+    expect(cluster.nodes.flatMap((n) => n.kvRequests('PUT')).length).toBe(before + 1);
+  });
+
   it('update(): reads, resolves and writes with the context; after quorum_not_met on the write it re-reads and re-resolves', async () => {
     const db = client({ updateBackoffMs: 1 });
     const { key, primaries } = await placed(db, cluster);
