@@ -58,6 +58,9 @@ function clusterCommand(): Command {
     .description('decommission a node: its data moves to the new owners, then it stops')
     .option('--timeout <s>', 'seconds to wait for it to stop', '300')
     .action((id: string, o: { timeout: string }) => cluster.leave(id, parseIntIn('timeout', o.timeout, 1, 86_400) * 1000));
+  c.command('remove <node>')
+    .description('force-remove a node that is dead for good (its disk is lost): surviving replicas take over its data')
+    .action((id: string) => cluster.remove(id));
   const one = (name: string, description: string, fn: (id: string) => Promise<void>): void => {
     c.command(`${name} <node>`).description(description).action((id: string) => fn(id));
   };

@@ -277,6 +277,24 @@ export class KvNode {
   }
 
   /**
+   * Force-remove (`POST /v1/admin/remove/{id}`): a member that is dead for
+   * good (its disk is gone) can never leave by itself, and while it owns
+   * partitions no ring change can finish. Declared `left` on its behalf, the
+   * claimant moves its partitions at once, streaming each from a surviving
+   * replica (claimant.ts withoutDeparted); hints held for it go to the new
+   * primaries. Only a dead member may be removed: a live one should leave.
+   */
+  remove(id: NodeId): { id: NodeId; status: MemberInfo['status'] } {
+    const member = this.membership.get(id);
+    if (member === undefined) throw new DynakvError('not_found', `no member ${id}`);
+    if (member.status !== 'left' && !this.membership.removeDead(id)) {
+      throw new DynakvError('invalid_parameter', `${id} is ${member.status}: only a dead member can be removed (a running one should leave)`);
+    }
+    this.claim();
+    return { id, status: this.membership.get(id)?.status ?? 'left' };
+  }
+
+  /**
    * Leaving is done (or left): no new writes, client or peer, so nothing
    * lands here that would leave with the node (finishLeave waits for the
    * ones in flight).

@@ -303,6 +303,12 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     return sendJson(reply, 202, service.leave());
   }
 
+  /** Force-remove a dead member: 202 with its status (`left`); 404 unknown member; 400 when it is not dead. */
+  function remove(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): FastifyReply {
+    if (service.remove === undefined) return sendJson(reply, 404, { error: { code: 'not_found', message: 'remove is not supported by this node' } });
+    return sendJson(reply, 202, service.remove(request.params.id));
+  }
+
   function localKv(request: KeyRequest, reply: FastifyReply): FastifyReply {
     const key = validateKey(request.params['*']);
     const obj = service.localGet(key);
@@ -342,6 +348,7 @@ export function publicApi(service: KvService, options: PublicApiOptions = {}): F
     app.get<KeyRoute>('/v1/cluster/preflist/*', preflist);
     app.get('/v1/admin/status', status);
     app.post('/v1/admin/leave', leave);
+    app.post<{ Params: { id: string } }>('/v1/admin/remove/:id', remove);
     app.get<KeyRoute>('/v1/admin/local/*', localKv);
     app.get('/health', health);
   };

@@ -84,4 +84,6 @@ export interface KvService {
   ready(): boolean;
   /** Start decommissioning this node (`POST /v1/admin/leave`); absent: not supported (404). */
   leave?(): { id: string; status: string };
+  /** Force-remove a dead member (`POST /v1/admin/remove/{id}`); throws not_found / invalid_parameter. */
+  remove?(id: string): { id: string; status: string };
 }

@@ -208,6 +208,26 @@ describe.runIf(NODE_BUILT)('local cluster end to end', () => {
     expect(byId(await c.status()).n4!.state).toBe('LEFT');
   });
 
+  it('remove refuses a running node; after a kill it force-removes it, and the ring drops it', async () => {
+    await c.cliOk(['cluster', 'add']);
+    expect(byId(await c.status()).n5!.state).toBe('UP');
+    const running = await c.cli(['cluster', 'remove', 'n5']);
+    expect(running.code).toBe(1);
+    expect(running.stderr).toMatch(/is running/);
+    await c.cliOk(['cluster', 'kill', 'n5']);
+    const removed = await c.cli(['cluster', 'remove', 'n5']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(byId(await c.status()).n5!.state).toBe('LEFT');
+    const deadline = Date.now() + 60_000;
+    let owners: string[] = ['n5'];
+    while (owners.includes('n5') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      const ring = (await (await fetch(`${c.node('n1').url}/v1/cluster/ring`)).json()) as { owners: string[] };
+      owners = ring.owners;
+    }
+    expect(owners).not.toContain('n5');
+  });
+
   it('down stops every node: no PID left alive', async () => {
     expect(c.alivePids().length).toBeGreaterThanOrEqual(3);
     await c.cliOk(['cluster', 'down']);

@@ -120,6 +120,12 @@ class FakeService implements KvService {
     return this.isReady;
   }
 
+  remove(id: string): { id: string; status: string } {
+    if (id === 'n9') return { id, status: 'left' };
+    if (id === 'n2') throw new DynakvError('invalid_parameter', 'n2 is alive: only a dead member can be removed');
+    throw new DynakvError('not_found', `no member ${id}`);
+  }
+
   count(op: string): number {
     return this.calls.filter((c) => c.op === op).length;
   }
@@ -461,6 +467,18 @@ describe('validation', () => {
     }
     expect(service.count('put')).toBe(0);
     expect(service.count('delete')).toBe(0);
+  });
+
+  it('POST /v1/admin/remove/{id}: 202 with the member now left; 400 for a live member; 404 for an unknown one', async () => {
+    const ok = await app.inject({ method: 'POST', url: '/v1/admin/remove/n9' });
+    expect(ok.statusCode).toBe(202);
+    expect(ok.json()).toEqual({ id: 'n9', status: 'left' });
+    const alive = await app.inject({ method: 'POST', url: '/v1/admin/remove/n2' });
+    expect(alive.statusCode).toBe(400);
+    expect(errorOf(alive).code).toBe('invalid_parameter');
+    const unknown = await app.inject({ method: 'POST', url: '/v1/admin/remove/zz' });
+    expect(unknown.statusCode).toBe(404);
+    expect(errorOf(unknown).code).toBe('not_found');
   });
 
   it('a context read from another key → 400 invalid_context, nothing written', async () => {

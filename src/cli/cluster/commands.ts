@@ -234,6 +234,8 @@ function requireLoaded(state: ClusterState | undefined): ClusterState {
 }
 
 const LEAVE_REQUEST_TIMEOUT_MS = 10_000;
+/** How long `remove` waits for the others to see a stopped node as dead (suspicion lasts seconds). */
+const REMOVE_WAIT_DEAD_MS = 30_000;
 
 export async function leave(id: string, timeoutMs: number): Promise<void> {
   const node = findNode(await requireState(), id);
@@ -255,6 +257,35 @@ export async function leave(id: string, timeoutMs: number): Promise<void> {
   }
   await updateState((s) => replaceNode(requireLoaded(s), { ...findNode(requireLoaded(s), id), left: true }));
   out(`${id} has left the cluster`);
+}
+
+/**
+ * Force-remove: for a node whose process is gone and will not come back (a
+ * lost disk). Asked of any running member, which declares it `left`; the
+ * claimant then moves its partitions, streaming them from surviving replicas.
+ */
+export async function remove(id: string): Promise<void> {
+  const state = await requireState();
+  const node = findNode(state, id);
+  if (node.left) return out(`${id} has already left the cluster`);
+  if (procState(node) !== 'down') throw new CliError(`${id} is running: \`dynakv cluster leave ${id}\` decommissions it with its data; remove is for a node that is gone for good`);
+  const peers = state.nodes.filter((n) => n.id !== id && !n.left && procState(n) === 'running');
+  if (peers.length === 0) throw new CliError('no running node to ask');
+  // Only a member the others see as dead may be removed: right after a kill it is suspect for a few seconds.
+  const deadline = Date.now() + REMOVE_WAIT_DEAD_MS;
+  for (;;) {
+    const res = await http(`http://${peers[0]!.api}/v1/admin/remove/${encodeURIComponent(id)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      timeoutMs: LEAVE_REQUEST_TIMEOUT_MS,
+    });
+    if (res.status >= 200 && res.status <= 299) break;
+    if (res.status !== 400 || Date.now() > deadline) throw new CliError(`${id}: remove failed: ${describeError(res)}`);
+    await sleep(1000);
+  }
+  await updateState((s) => replaceNode(requireLoaded(s), { ...findNode(requireLoaded(s), id), left: true }));
+  out(`${id} removed: its partitions move to the other nodes, streamed from surviving replicas (watch \`dynakv cluster status\`)`);
 }
 
 function assertRunning(node: NodeRecord, state: ProcState): void {

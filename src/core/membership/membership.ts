@@ -221,6 +221,21 @@ export class Membership {
     this.deps.onChange();
   }
 
+  /**
+   * An operator's force-remove (riak-admin cluster force-remove, nodetool
+   * removenode): a member that is dead is declared `left` on its behalf, at
+   * its incarnation, and gossiped like its own `left` would be. Should it come
+   * back, it refutes with a higher incarnation and joins as a new member.
+   * Returns false unless the member is known and dead.
+   */
+  removeDead(id: NodeId): boolean {
+    const member = this.table.get(id);
+    if (member === undefined || member.status !== 'dead' || id === this.deps.self.id) return false;
+    const applied = this.apply({ ...member, status: 'left', from: this.deps.self.id });
+    if (applied) this.deps.onChange();
+    return applied;
+  }
+
   // ---- incoming messages (KvNode.handlePeer dispatches here) ---------------------
 
   handlePing(message: Extract<PeerRequest, { type: 'ping' }>): PeerReply {
