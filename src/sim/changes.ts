@@ -14,7 +14,10 @@ import type { SimEvent } from './virtual-clock.js';
  *  - join: SimCluster.add() at a seeded time of the safety phase;
  *  - leave: SimCluster.leave() of a seeded member at a seeded time;
  *  - both: the two, in a seeded order, at two seeded times (the claimant makes
- *    one change at a time: the second waits for the first one's transfers).
+ *    one change at a time: the second waits for the first one's transfers);
+ *  - remove (not in mixed): a seeded member's machine is lost for good, and
+ *    once the others see it dead it is force-removed (`dynakv cluster
+ *    remove`); its partitions are streamed from the surviving replicas.
  *
  * Like an operator, the driver only asks a running node to leave (the CLI
  * refuses a down or paused one) and only while more than N members remain;
@@ -24,10 +27,10 @@ import type { SimEvent } from './virtual-clock.js';
  * transfers idle, the leaver gone) is the simulation's liveness wait.
  */
 
-export type ChangeMode = 'join' | 'leave' | 'both' | 'mixed';
-export const CHANGE_MODES: readonly ChangeMode[] = ['join', 'leave', 'both', 'mixed'];
+export type ChangeMode = 'join' | 'leave' | 'both' | 'mixed' | 'remove';
+export const CHANGE_MODES: readonly ChangeMode[] = ['join', 'leave', 'both', 'mixed', 'remove'];
 
-type ChangeKind = 'join' | 'leave';
+type ChangeKind = 'join' | 'leave' | 'remove';
 
 export interface ChangesConfig {
   mode: ChangeMode;
@@ -39,6 +42,9 @@ export interface ChangesConfig {
   /** Members (hosts ever made) at most: no join beyond it. */
   hostsMax: number;
 }
+
+/** Removal requests at most (at retryMs apart: minutes of virtual time, far past any suspicion timeout). */
+const REMOVE_TRIES_MAX = 2000;
 
 export class ChangeDriver {
   /** Changes asked for over the run, for the summary line. */
@@ -103,16 +109,41 @@ export class ChangeDriver {
     }
     const candidates = this.leaveCandidates();
     if (candidates.length === 0) {
-      if (last) this.record('leave skipped: no member may leave');
+      if (last) this.record(`${kind} skipped: no member may go`);
       else {
-        this.record(`leave postponed ${this.config.retryMs} ms: no member may leave now`);
-        this.plan('leave', this.config.retryMs);
+        this.record(`${kind} postponed ${this.config.retryMs} ms: no member may go now`);
+        this.plan(kind, this.config.retryMs);
       }
       return false;
     }
     this.made++;
-    this.cluster.leave(this.random.pick(candidates));
+    const id = this.random.pick(candidates);
+    if (kind === 'leave') this.cluster.leave(id);
+    else {
+      this.cluster.lose(id);
+      this.removeWhenDead(id);
+    }
     return true;
+  }
+
+  /**
+   * Asks for the removal until the rings of the running members no longer
+   * list the node, as an operator would watch `cluster status`: a member
+   * sees the lost node as dead only after its suspicion, and one that
+   * accepted the removal may itself be wiped before its gossip spread it.
+   */
+  private removeWhenDead(id: NodeId, tries = 1): void {
+    if (this.droppedEverywhere(id)) return;
+    this.cluster.removeLost(id);
+    if (tries >= REMOVE_TRIES_MAX) return this.cluster.reportBug(`remove ${id}: still in the ring after ${tries} requests`);
+    this.cluster.scheduler.after(this.config.retryMs, `change remove ${id}`, () => this.removeWhenDead(id, tries + 1));
+  }
+
+  private droppedEverywhere(id: NodeId): boolean {
+    return this.cluster.upIds().every((member) => {
+      const ring = this.cluster.node(member)?.rings.current;
+      return ring !== undefined && !ring.owners.includes(id) && !(ring.pending ?? []).some((t) => t.from === id || t.to === id);
+    });
   }
 
   /** Running members that may be asked to leave, if more than N members would remain. */

@@ -140,7 +140,7 @@ export class SimCluster {
   private memberIds: readonly NodeId[];
   readonly network: SimNetwork;
   /** Fault counters, for the summary line. */
-  readonly counts = { kills: 0, restarts: 0, pauses: 0, wipes: 0, joins: 0, leaves: 0, left: 0 };
+  readonly counts = { kills: 0, restarts: 0, pauses: 0, wipes: 0, joins: 0, leaves: 0, left: 0, removed: 0 };
   /** Nodes that stopped as `left` while holding hints ("n4: 2"): those writes left with them. */
   readonly leftWithHints: string[] = [];
   /** Virtual times of every wipe, for the set checker's durability rule. */
@@ -289,6 +289,37 @@ export class SimCluster {
     this.counts.leaves++;
     this.scheduler.trace.record(`${this.scheduler.nowMs} change leave ${id}`);
     this.requestLeave(host);
+  }
+
+  /**
+   * A machine lost for good (its disk with it): killed, never started again,
+   * no longer a member here. Its copies are gone, as a wipe's are (the set
+   * checker's durability rule counts it as one); `dynakv cluster remove`
+   * is then asked of a running member (`removeLost`).
+   */
+  lose(id: NodeId): void {
+    const host = this.host(id);
+    assert(host.state === 'up' && !host.left && !host.leaveRequested, `cluster: lose of ${id}, which is not a running member`);
+    this.scheduler.trace.record(`${this.scheduler.nowMs} change lose ${id}`);
+    this.end(host);
+    host.left = true;
+    this.wipeTimesMs.push(this.scheduler.nowMs);
+    this.memberIds = this.memberIds.filter((member) => member !== id);
+  }
+
+  /** `dynakv cluster remove`, asked of every running member (each refuses while it does not see `id` as dead). */
+  removeLost(id: NodeId): void {
+    for (const member of this.upIds()) {
+      const kv = this.host(member).kv;
+      if (kv === undefined || !kv.ready() || kv.membership.get(id)?.status === 'left') continue;
+      try {
+        kv.remove(id);
+      } catch {
+        continue;
+      }
+      this.counts.removed++;
+      this.scheduler.trace.record(`${this.scheduler.nowMs} change removed ${id} at ${member}`);
+    }
   }
 
   setSkew(id: NodeId, skewMs: number): void {

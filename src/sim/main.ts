@@ -22,7 +22,8 @@ const USAGE = `usage: npm run sim -- [--seed S | --seeds K [--from F]] [options]
   --changes        ring changes in every round: a node joins and/or a member
                    leaves mid-workload, faults running (default: none)
   --change-kind K  with --changes: join, leave, both or mixed (default mixed:
-                   drawn per round)
+                   drawn per round), or remove (a member's machine is lost
+                   for good and it is force-removed)
   --trace-log      print every trace line to stderr
   --verbose        print the last trace lines of a failed seed`;
 

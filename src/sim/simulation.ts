@@ -298,9 +298,11 @@ class SimRun {
    * of its round (after which every primary held it).
    */
   private durable(add: AddRecord): boolean {
-    if (this.w >= 2) return true;
+    // An add acknowledged by w nodes survives fewer than w lost disks (wipes, machines lost for good)
+    // between its start and its round's checks; as many losses may have taken every copy.
     const roundEndMs = this.roundEndsMs.find((end) => end >= add.startMs) ?? Infinity;
-    return !this.cluster.wipeTimesMs.some((wipeMs) => wipeMs >= add.startMs && wipeMs <= roundEndMs);
+    const losses = this.cluster.wipeTimesMs.filter((wipeMs) => wipeMs >= add.startMs && wipeMs <= roundEndMs).length;
+    return losses < this.w;
   }
 
   private sawObject(where: string, key: string, object: VersionedObject): void {

@@ -70,6 +70,16 @@ describe('ring changes under faults', () => {
     }
   });
 
+  it('a member whose machine is lost for good is force-removed mid-workload; nothing acknowledged survives fewer losses than its copies', async () => {
+    for (const seed of [3, 4]) {
+      const result = await runSimulation({ seed, changes: 'remove' });
+      if (!result.ok) throw new Error(formatFailure(result));
+      expect(result.set?.lost).toEqual([]);
+      expect(result.members).toHaveLength(4);
+      expect(result.repair).toBe('passive');
+    }
+  });
+
   it('the same change seed gives the same trace hash, bit for bit', async () => {
     const first = await runSimulation({ seed: 5, changes: 'mixed' });
     const second = await runSimulation({ seed: 5, changes: 'mixed' });

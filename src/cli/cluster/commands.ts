@@ -271,21 +271,38 @@ export async function remove(id: string): Promise<void> {
   if (procState(node) !== 'down') throw new CliError(`${id} is running: \`dynakv cluster leave ${id}\` decommissions it with its data; remove is for a node that is gone for good`);
   const peers = state.nodes.filter((n) => n.id !== id && !n.left && procState(n) === 'running');
   if (peers.length === 0) throw new CliError('no running node to ask');
-  // Only a member the others see as dead may be removed: right after a kill it is suspect for a few seconds.
+  // Asked of every running node, so the removal survives one of them going down before its gossip spread it.
   const deadline = Date.now() + REMOVE_WAIT_DEAD_MS;
+  let accepted = 0;
+  let refusal = 'no running node answered';
+  for (const peer of peers) {
+    const answer = await askRemove(peer, id, deadline);
+    if (answer === 'accepted') accepted++;
+    else refusal = answer;
+  }
+  if (accepted === 0) throw new CliError(`${id}: remove failed: ${refusal}`);
+  await updateState((s) => replaceNode(requireLoaded(s), { ...findNode(requireLoaded(s), id), left: true }));
+  out(`${id} removed: its partitions move to the other nodes, streamed from surviving replicas (watch \`dynakv cluster status\`)`);
+}
+
+/**
+ * POST /v1/admin/remove/{id} on `peer`: 'accepted', or why not. A node only
+ * removes a member it sees as dead (right after a kill it is suspect for a
+ * few seconds), so a 400 is asked again, once a second, until `deadline`.
+ */
+async function askRemove(peer: NodeRecord, id: string, deadline: number): Promise<'accepted' | string> {
   for (;;) {
-    const res = await http(`http://${peers[0]!.api}/v1/admin/remove/${encodeURIComponent(id)}`, {
+    const res = await http(`http://${peer.api}/v1/admin/remove/${encodeURIComponent(id)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
       timeoutMs: LEAVE_REQUEST_TIMEOUT_MS,
-    });
-    if (res.status >= 200 && res.status <= 299) break;
-    if (res.status !== 400 || Date.now() > deadline) throw new CliError(`${id}: remove failed: ${describeError(res)}`);
+    }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    if (typeof res === 'string') return `${peer.id}: ${res}`;
+    if (res.status >= 200 && res.status <= 299) return 'accepted';
+    if (res.status !== 400 || Date.now() >= deadline) return `${peer.id}: ${describeError(res)}`;
     await sleep(1000);
   }
-  await updateState((s) => replaceNode(requireLoaded(s), { ...findNode(requireLoaded(s), id), left: true }));
-  out(`${id} removed: its partitions move to the other nodes, streamed from surviving replicas (watch \`dynakv cluster status\`)`);
 }
 
 function assertRunning(node: NodeRecord, state: ProcState): void {
