@@ -224,6 +224,7 @@ export class KvNode {
       hints: this.hints,
       sloppyQuorum: hintedHandoff,
       keyEpochs: new KeyEpochs(config.actor, deps.store),
+      slotsInFlight: { count: 0 },
     });
   }
 
@@ -581,7 +582,7 @@ export class KvNode {
     }
     // No new writes from here on; those in flight finish first (a failed one may keep a hint here).
     this.draining = true;
-    if (this.inflight > 0 || this.peerWritesInflight > 0) return;
+    if (this.inflight > 0 || this.peerWritesInflight > 0 || this.coordinator.deps.slotsInFlight.count > 0) return;
     // Hints may be the only copy of a write (w = 1): they leave first, with the handoff's proxy rounds.
     if ((this.config.hintedHandoff ?? true) && this.hints.stats().pending > 0) return;
     this.membership.setSelfStatus('left');

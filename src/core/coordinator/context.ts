@@ -25,4 +25,10 @@ export interface CoordinatorDeps {
   readonly sloppyQuorum: boolean;
   /** Chooses the actor (node actor + key epoch) each write's dot is minted with. */
   readonly keyEpochs: KeyEpochs;
+  /**
+   * Replica slots of writes still being sent, the request answered or not
+   * (they go on in the background, and a failing one may leave a hint here):
+   * a leaving node waits for them before it goes.
+   */
+  readonly slotsInFlight: { count: number };
 }

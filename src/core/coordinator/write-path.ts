@@ -43,7 +43,9 @@ export function replicateWrite(
       if (count.met()) resolve(object);
       else reject(quorumNotMet(count, 'write'));
     };
+    deps.slotsInFlight.count += slots.length;
     const slotDone = (byPrimary: boolean, ok: boolean): void => {
+      deps.slotsInFlight.count--;
       if (ok) count.ack(byPrimary);
       else count.fail(true);
       // A doomed write still waits for the slots in flight (bounded by the
