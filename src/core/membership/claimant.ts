@@ -59,13 +59,14 @@ export function nextRing(
 }
 
 /**
- * `gone` declared itself `left` while this ring still involves it: it owns
- * partitions, or transfers to or from it are pending. It left on another
- * ring than this one: a joiner asked to leave before its claim reached it,
- * or a leaver that saw its last transfer cleared in the other fork of a ring
- * made by two claimants (a node declares `left` only once its own ring lists
- * none of its transfers, so those were verified). It will never act on this
- * ring, and waiting for it would block every later change. So its
+ * `gone` is `left` while this ring still involves it: it owns partitions, or
+ * transfers to or from it are pending. Either an operator force-removed it
+ * (dead for good, KvNode.remove), or it left on another ring than this one:
+ * a joiner asked to leave before its claim reached it, or a leaver that saw
+ * its last transfer cleared in the other fork of a ring made by two
+ * claimants (a node declares `left` only once its own ring lists none of its
+ * transfers, so those were verified). It will never act on this ring, and
+ * waiting for it would block every later change. So its
  * partitions are claimed away at once, and each replica that moves is
  * streamed from whoever holds the data: the source of the transfer that was
  * to reach `gone`, else another old primary. Its transfers are dropped.
