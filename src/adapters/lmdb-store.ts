@@ -97,16 +97,22 @@ export class LmdbStore implements Store {
     const keyBytes = lookupKey(partition, key);
     const pending = this.overlay.get(overlayKey(partition, key));
     if (pending !== undefined) return pending.value;
-    // lmdb-js's shared read buffer is valid only until the next LMDB call: one
-    // copy of the record (0.4 µs), which the decoded values then view.
-    const shared = this.objects.getBinaryFast(keyBytes as Buffer);
-    return shared === undefined ? undefined : decode(partition, key, copyOf(shared, shared.length));
+    const stored = this.storedCopy(keyBytes);
+    return stored === undefined ? undefined : decode(partition, key, stored);
   }
 
   getPacked(partition: number, key: string): Uint8Array | undefined {
     const keyBytes = lookupKey(partition, key);
     const pending = this.overlay.get(overlayKey(partition, key));
     if (pending !== undefined) return pending.value === undefined ? undefined : copyOf(pending.packed!, pending.packed!.length);
+    return this.storedCopy(keyBytes);
+  }
+
+  /**
+   * The committed record, copied: lmdb-js's shared read buffer is valid only
+   * until the next LMDB call, and one copy (0.4 µs) is what decoded values view.
+   */
+  private storedCopy(keyBytes: Uint8Array): Buffer | undefined {
     const shared = this.objects.getBinaryFast(keyBytes as Buffer);
     return shared === undefined ? undefined : copyOf(shared, shared.length);
   }

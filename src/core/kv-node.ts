@@ -31,7 +31,7 @@ import { KeyEpochs } from './version/key-epochs.js';
 import { TRANSFER_DEFAULTS, type TransferConfig } from './transfer/config.js';
 import { Transfers } from './transfer/transfers.js';
 import { Placement } from './ring/placement.js';
-import { createRing, type Preflist, type Ring } from './ring/ring.js';
+import { createRing, involves, type Preflist, type Ring } from './ring/ring.js';
 import { packObject, unpackObject } from './version/codec.js';
 import type { ActorId, VersionedObject, VersionVector } from './version/types.js';
 
@@ -502,8 +502,7 @@ export class KvNode {
     const status = this.membership.get(id)?.status;
     if (status === 'left') return true;
     if (status !== 'dead') return false;
-    const ring = this.placement.ring;
-    return !ring.owners.includes(id) && !(ring.pending ?? []).some((t) => t.from === id || t.to === id);
+    return !involves(this.placement.ring, id);
   }
 
   /**
@@ -576,7 +575,7 @@ export class KvNode {
     const ring = this.rings.current;
     if (ring === undefined || this.membership.self().status !== 'leaving') return;
     const id = this.config.id;
-    if (ring.owners.includes(id) || (ring.pending ?? []).some((t) => t.from === id || t.to === id)) {
+    if (involves(ring, id)) {
       this.draining = false;
       return;
     }

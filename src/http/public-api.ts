@@ -145,28 +145,24 @@ export function sendObject(reply: FastifyReply, key: string, obj: VersionedObjec
   if (context !== '') reply.header(CONTEXT_HEADER, context);
   const siblings = obj.siblings;
   // Fast path: the common single live sibling, without allocating a filtered list.
-  if (siblings.length === 1 && !siblings[0]!.deleted && !envelope) {
-    const s = siblings[0]!;
-    reply.code(200);
-    reply.header('content-type', s.contentType === '' ? OCTET_STREAM : s.contentType);
-    reply.header('last-modified', httpDate(s.lastModifiedMs));
-    return reply.send(bufferView(s.value));
-  }
+  if (siblings.length === 1 && !siblings[0]!.deleted && !envelope) return sendValue(reply, siblings[0]!);
   if (isDeleted(obj)) return sendError(reply, notFound());
   const live = liveSiblings(obj);
-  if (live.length === 1 && !envelope) {
-    const s = live[0]!;
-    reply.code(200);
-    reply.header('content-type', s.contentType === '' ? OCTET_STREAM : s.contentType);
-    reply.header('last-modified', httpDate(s.lastModifiedMs));
-    return reply.send(bufferView(s.value));
-  }
+  if (live.length === 1 && !envelope) return sendValue(reply, live[0]!);
   const body: EnvelopeJson = { context, siblings: live.map((s) => siblingJson(s, false)) };
   reply.code(live.length > 1 ? 300 : 200);
   reply.header('content-type', envelope ? ENVELOPE_MEDIA_TYPE : JSON_TYPE);
   reply.header('last-modified', httpDate(newestMs(live)));
   // A Buffer, so fastify sends the media type as set (it appends a charset to JSON strings).
   return reply.send(Buffer.from(JSON.stringify(body)));
+}
+
+/** 200 with one sibling's raw bytes and media type. */
+function sendValue(reply: FastifyReply, s: Sibling): FastifyReply {
+  reply.code(200);
+  reply.header('content-type', s.contentType === '' ? OCTET_STREAM : s.contentType);
+  reply.header('last-modified', httpDate(s.lastModifiedMs));
+  return reply.send(bufferView(s.value));
 }
 
 function memberJson(m: MemberInfo): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/messages.js';
+import { involves } from '../core/ring/ring.js';
 import type { SimCluster } from './cluster.js';
 import type { Prng } from './prng.js';
 import type { SimEvent } from './virtual-clock.js';
@@ -142,7 +143,7 @@ export class ChangeDriver {
   private droppedEverywhere(id: NodeId): boolean {
     return this.cluster.upIds().every((member) => {
       const ring = this.cluster.node(member)?.rings.current;
-      return ring !== undefined && !ring.owners.includes(id) && !(ring.pending ?? []).some((t) => t.from === id || t.to === id);
+      return ring !== undefined && !involves(ring, id);
     });
   }
 

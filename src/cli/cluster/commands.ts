@@ -233,6 +233,7 @@ function requireLoaded(state: ClusterState | undefined): ClusterState {
   return state;
 }
 
+/** Admin requests (leave, remove): the node answers at once, work goes on after. */
 const LEAVE_REQUEST_TIMEOUT_MS = 10_000;
 /** How long `remove` waits for the others to see a stopped node as dead (suspicion lasts seconds). */
 const REMOVE_WAIT_DEAD_MS = 30_000;
@@ -240,12 +241,7 @@ const REMOVE_WAIT_DEAD_MS = 30_000;
 export async function leave(id: string, timeoutMs: number): Promise<void> {
   const node = findNode(await requireState(), id);
   assertRunning(node, procState(node));
-  const res = await http(`http://${node.api}/v1/admin/leave`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{}',
-    timeoutMs: LEAVE_REQUEST_TIMEOUT_MS,
-  });
+  const res = await postAdmin(node, '/v1/admin/leave');
   if (res.status === 404) throw new CliError('leave not supported by this node version');
   if (res.status < 200 || res.status > 299) throw new CliError(`${id}: leave failed: ${describeError(res)}`);
   out(`${id} is leaving: its partitions move to their new owners, then it stops…`);
@@ -292,17 +288,17 @@ export async function remove(id: string): Promise<void> {
  */
 async function askRemove(peer: NodeRecord, id: string, deadline: number): Promise<'accepted' | string> {
   for (;;) {
-    const res = await http(`http://${peer.api}/v1/admin/remove/${encodeURIComponent(id)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-      timeoutMs: LEAVE_REQUEST_TIMEOUT_MS,
-    }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    const res = await postAdmin(peer, `/v1/admin/remove/${encodeURIComponent(id)}`).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
     if (typeof res === 'string') return `${peer.id}: ${res}`;
     if (res.status >= 200 && res.status <= 299) return 'accepted';
     if (res.status !== 400 || Date.now() >= deadline) return `${peer.id}: ${describeError(res)}`;
     await sleep(1000);
   }
+}
+
+/** An admin POST (empty JSON body) to `node`'s API. */
+function postAdmin(node: NodeRecord, path: string): ReturnType<typeof http> {
+  return http(`http://${node.api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', timeoutMs: LEAVE_REQUEST_TIMEOUT_MS });
 }
 
 function assertRunning(node: NodeRecord, state: ProcState): void {

@@ -1,6 +1,6 @@
 import type { MemberInfo, NodeId } from '../messages.js';
 import { compareIds } from '../ring/claim.js';
-import { claimJoin, claimLeave, members, preferenceList, withPending, type PendingTransfer, type Ring } from '../ring/ring.js';
+import { claimJoin, claimLeave, involves, members, preferenceList, withPending, type PendingTransfer, type Ring } from '../ring/ring.js';
 import { transferKey, transfersBetween } from '../transfer/plan.js';
 
 /**
@@ -44,7 +44,7 @@ export function nextRing(
   zones?: ReadonlyMap<NodeId, string>,
   departed: ReadonlySet<NodeId> = new Set(),
 ): Ring | undefined {
-  const gone = [...departed].filter((id) => ring.owners.includes(id) || (ring.pending ?? []).some((t) => t.to === id || t.from === id)).sort(compareIds)[0];
+  const gone = [...departed].filter((id) => involves(ring, id)).sort(compareIds)[0];
   if (gone !== undefined && members(ring).some((id) => id !== gone)) return withoutDeparted(ring, gone, zones);
   if (ring.pending !== undefined && ring.pending.length > 0) {
     const remaining = ring.pending.filter((t) => !completed.has(transferKey(t)));

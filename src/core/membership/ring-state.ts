@@ -1,7 +1,7 @@
 import type { Transport } from '../../ports/transport.js';
 import { assert } from '../assert.js';
 import type { NodeId, PeerReply, RingStamp, WireRing } from '../messages.js';
-import { createRing, validateRing, withPending, type PendingTransfer, type Ring } from '../ring/ring.js';
+import { createRing, transferKey, validateRing, withPending, type Ring } from '../ring/ring.js';
 
 /**
  * The ring as cluster state (riak_core_ring gossiped by riak_core_gossip):
@@ -173,15 +173,14 @@ export function preferRing(candidate: Ring, current: Ring): boolean {
 export function mergeForks(mine: Ring, theirs: Ring): Ring | undefined {
   if (mine.version !== theirs.version || mine.partitions !== theirs.partitions || mine.replicas !== theirs.replicas) return undefined;
   for (let i = 0; i < mine.owners.length; i++) if (mine.owners[i] !== theirs.owners[i]) return undefined;
-  const keyOf = (t: PendingTransfer): string => `${t.partition}:${t.from}>${t.to}`;
-  const theirsPending = new Set((theirs.pending ?? []).map(keyOf));
-  const both = (mine.pending ?? []).filter((t) => theirsPending.has(keyOf(t)));
+  const theirsPending = new Set((theirs.pending ?? []).map(transferKey));
+  const both = (mine.pending ?? []).filter((t) => theirsPending.has(transferKey(t)));
   return both.length === (mine.pending ?? []).length ? mine : withPending(mine, both, mine.version);
 }
 
 /** 64-bit FNV-1a (two 32-bit lanes) of the ring's shape and owners, as 16 hex digits. Pure and stable across nodes. */
 export function ringDigest(ring: Ring): string {
-  const moving = ring.pending === undefined || ring.pending.length === 0 ? '' : `/${ring.pending.map((t) => `${t.partition}:${t.from}>${t.to}`).join(',')}`;
+  const moving = ring.pending === undefined || ring.pending.length === 0 ? '' : `/${ring.pending.map(transferKey).join(',')}`;
   const text = `${ring.partitions}/${ring.replicas}/${ring.version}/${ring.owners.join(',')}${moving}`;
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ 0x5bd1e995;

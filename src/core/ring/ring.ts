@@ -95,6 +95,16 @@ export function members(ring: Ring): NodeId[] {
   return [...new Set(ring.owners)].sort(compareIds);
 }
 
+/** Identity of a transfer in sets, digests and messages. */
+export function transferKey(t: PendingTransfer): string {
+  return `${t.partition}:${t.from}>${t.to}`;
+}
+
+/** Whether the ring still gives `node` a part: partitions it owns, or transfers to or from it. */
+export function involves(ring: Ring, node: NodeId): boolean {
+  return ring.owners.includes(node) || (ring.pending ?? []).some((t) => t.from === node || t.to === node);
+}
+
 export function partitionsOwnedBy(ring: Ring, node: NodeId): number[] {
   const owned: number[] = [];
   ring.owners.forEach((owner, p) => {

@@ -29,10 +29,7 @@ export function transfersBetween(previous: Ring, next: Ring, zones?: ReadonlyMap
   return moves;
 }
 
-/** Identity of a transfer in sets and messages. */
-export function transferKey(t: PendingTransfer): string {
-  return `${t.partition}:${t.from}>${t.to}`;
-}
+export { transferKey } from '../ring/ring.js';
 
 /** Partitions whose owner (ring.owners) differs between two rings: the "partitions moved" of DESIGN §3. */
 export function ownersMoved(previous: Ring, next: Ring): number {
